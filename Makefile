@@ -1,0 +1,68 @@
+# The two commands a newcomer needs: `make dev` and `make test`. Nothing here needs Docker.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+BUN_DIR := .tools/bun
+BUN := $(BUN_DIR)/node_modules/.bin/bun
+BUN_VERSION := 1.4.4
+
+export PATH := $(CURDIR)/$(BUN_DIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
+export REFLEX_TELEMETRY_ENABLED := false
+export REFLEX_CHECK_LATEST_VERSION := false
+export REFLEX_USE_SYSTEM_BUN := 1
+export PYTHONUNBUFFERED := 1
+
+.PHONY: dev test down up status migrate venv bun schemas lint format bench seed clean
+
+dev: venv bun up migrate ## run the app and both workers on the native local stack
+	@echo "Inventory app: http://127.0.0.1:$${APP_PORT:-3000}  (API docs: /api/docs; Ctrl-C stops; make down stops services)"
+	$(VENV)/bin/honcho start -f Procfile
+
+test: venv bun up ## every test: unit, contract, integration, end-to-end, faults
+	$(PY) -m pytest
+
+venv: $(VENV)/.installed
+$(VENV)/.installed: requirements.txt
+	@command -v python3 >/dev/null || { echo "python3 is missing: apt-get install -y python3 python3-venv"; exit 1; }
+	test -d $(VENV) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	touch $@
+
+bun: $(BUN)
+$(BUN):
+	@command -v npm >/dev/null || { echo "npm is missing (Reflex needs bun from the npm registry): apt-get install -y nodejs npm"; exit 1; }
+	mkdir -p $(BUN_DIR)
+	npm install --silent --no-audit --no-fund --prefix $(BUN_DIR) bun@$(BUN_VERSION)
+
+up: venv ## start PostgreSQL, Kafka and the DynamoDB/S3 server (idempotent)
+	$(PY) -m devstack up
+
+down: ## stop the local services
+	$(PY) -m devstack down
+
+status:
+	$(PY) -m devstack status
+
+migrate: venv
+	$(VENV)/bin/alembic upgrade head
+
+schemas: venv ## regenerate schemas/types.py from schemas/events/*.schema.json
+	bash schemas/generate_types.sh
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: venv
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+seed: venv up migrate
+	$(PY) -m inventory_app.cli seed --products $${PRODUCTS:-200}
+
+bench: venv bun up migrate ## benchmarks; results go to bench/RESULTS.md
+	$(PY) -m bench
+
+clean:
+	rm -rf .web .states tests/artifacts

@@ -1,0 +1,1 @@
+"""The analytics worker: aggregates of the product events in PostgreSQL."""

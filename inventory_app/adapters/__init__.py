@@ -1,0 +1,1 @@
+"""Adapters: one module per external system (PostgreSQL, Kafka, DynamoDB/S3)."""

@@ -1,0 +1,65 @@
+"""Kafka access with aiokafka: producer factory, topic creation and a cheap metadata probe."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiokafka import AIOKafkaClient, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from inventory_app.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def make_producer(settings: Settings, **overrides: object) -> AIOKafkaProducer:
+    options: dict[str, object] = {
+        "bootstrap_servers": settings.kafka_bootstrap_servers,
+        "acks": "all",
+        "enable_idempotence": True,
+        "linger_ms": 5,
+        "request_timeout_ms": settings.kafka_request_timeout_ms,
+        "max_batch_size": 1_048_576,
+        "client_id": "inventory-outbox-relay",
+    }
+    options.update(overrides)
+    return AIOKafkaProducer(**options)
+
+
+async def kafka_reachable(bootstrap: str, timeout_s: float) -> bool:
+    client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000))
+    try:
+        await asyncio.wait_for(client.bootstrap(), timeout=timeout_s)
+        return bool(client.cluster.brokers())
+    finally:
+        await client.close()
+
+
+async def ensure_topics(settings: Settings, names: list[str] | None = None) -> None:
+    """Create the product-events, notifications and dead-letter topics if they are missing."""
+    names = names or [
+        settings.kafka_topic_product_events,
+        settings.kafka_topic_notifications,
+        settings.kafka_topic_dead_letters,
+    ]
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=settings.kafka_bootstrap_servers, request_timeout_ms=settings.kafka_request_timeout_ms
+    )
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [n for n in names if n not in existing]
+        if not missing:
+            return
+        topics = [
+            NewTopic(name=n, num_partitions=settings.kafka_topic_partitions, replication_factor=1) for n in missing
+        ]
+        try:
+            await admin.create_topics(topics)
+            log.info("created topics %s", missing)
+        except TopicAlreadyExistsError:
+            pass  # another process created them first
+    finally:
+        await admin.close()

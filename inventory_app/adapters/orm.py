@@ -1,0 +1,104 @@
+"""SQLModel tables: products, the stock ledger, idempotency keys and the transactional outbox."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlmodel import Field, SQLModel
+
+
+class Product(SQLModel, table=True):
+    __tablename__ = "product"
+    __table_args__ = (
+        CheckConstraint("quantity >= 0", name="ck_product_quantity_non_negative"),
+        CheckConstraint("low_stock_threshold >= 0", name="ck_product_threshold_non_negative"),
+        CheckConstraint("price >= 0", name="ck_product_price_non_negative"),
+        Index("ix_product_name", "name"),
+        Index("ix_product_category", "category"),
+        Index("ix_product_quantity", "quantity"),
+        Index("ix_product_price", "price"),
+        Index("ix_product_updated_at", "updated_at"),
+        Index("ix_product_low_stock", "id", postgresql_where=text("quantity <= low_stock_threshold")),
+        Index(
+            "ix_product_search_trgm",
+            text("lower(sku || ' ' || name || ' ' || description) gin_trgm_ops"),
+            postgresql_using="gin",
+        ),
+    )
+
+    id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), primary_key=True))
+    sku: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    name: str = Field(sa_column=Column(String(200), nullable=False))
+    description: str = Field(sa_column=Column(Text, nullable=False, server_default=""))
+    category: str = Field(sa_column=Column(String(100), nullable=False, server_default=""))
+    price: Decimal = Field(sa_column=Column(Numeric(14, 2), nullable=False))
+    quantity: int = Field(sa_column=Column(Integer, nullable=False))
+    low_stock_threshold: int = Field(sa_column=Column(Integer, nullable=False))
+    # True while a LowStockWarning has been emitted and stock has not recovered since.
+    low_stock_alerted: bool = Field(default=False, nullable=False)
+    version: int = Field(sa_column=Column(Integer, nullable=False))
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class StockMovement(SQLModel, table=True):
+    __tablename__ = "stock_movement"
+    __table_args__ = (Index("ix_stock_movement_product_created", "product_id", "created_at"),)
+
+    id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), primary_key=True))
+    product_id: uuid.UUID = Field(
+        sa_column=Column(UUID(as_uuid=True), ForeignKey("product.id", ondelete="CASCADE"), nullable=False)
+    )
+    delta: int = Field(sa_column=Column(Integer, nullable=False))
+    reason: str = Field(sa_column=Column(String(20), nullable=False))
+    note: str | None = Field(default=None, sa_column=Column(String(500), nullable=True))
+    quantity_after: int = Field(sa_column=Column(Integer, nullable=False))
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class IdempotencyKey(SQLModel, table=True):
+    __tablename__ = "idempotency_key"
+    __table_args__ = (Index("ix_idempotency_key_expires_at", "expires_at"),)
+
+    scope: str = Field(sa_column=Column(String(100), primary_key=True))
+    key: str = Field(sa_column=Column(String(200), primary_key=True))
+    request_hash: str = Field(sa_column=Column(String(64), nullable=False))
+    response_status: int = Field(sa_column=Column(Integer, nullable=False))
+    response_body: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    expires_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class OutboxEvent(SQLModel, table=True):
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_pending", "id", postgresql_where=text("published_at IS NULL")),
+        Index("ix_outbox_published_at", "published_at", postgresql_where=text("published_at IS NOT NULL")),
+    )
+
+    # A sequence gives the commit-ish order the relay publishes in.
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True, autoincrement=True))
+    event_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), nullable=False, unique=True))
+    aggregate_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), nullable=False))
+    event_type: str = Field(sa_column=Column(String(100), nullable=False))
+    payload: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now()))
+    published_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))

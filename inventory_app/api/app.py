@@ -1,0 +1,19 @@
+"""The FastAPI application mounted in the Reflex app: routers, error mapping, metrics."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from inventory_app.api.errors import install_error_handlers
+from inventory_app.api.routes import docs, health, metrics, products
+
+
+def create_api() -> FastAPI:
+    # The served contract is openapi/openapi.yaml (hand-written), so FastAPI's generated one is off.
+    api = FastAPI(title="Inventory API", openapi_url=None, docs_url=None, redoc_url=None)
+    install_error_handlers(api)
+    api.include_router(health.router)
+    api.include_router(docs.router)
+    api.include_router(products.router)
+    api.include_router(metrics.router)
+    return api

@@ -1,0 +1,31 @@
+"""GET /metrics in the Prometheus text format (outside /api: it is for scrapers, not clients)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+from starlette.concurrency import run_in_threadpool
+
+from inventory_app import metrics
+from inventory_app.adapters.db import get_engine
+
+router = APIRouter(tags=["metrics"])
+
+
+def _refresh_outbox_gauges() -> None:
+    with get_engine().connect() as connection:
+        pending, age = connection.execute(
+            text("SELECT count(*), extract(epoch FROM now() - min(created_at)) FROM outbox WHERE published_at IS NULL")
+        ).one()
+    metrics.OUTBOX_PENDING.set(pending)
+    metrics.OUTBOX_OLDEST_AGE.set(float(age or 0))
+
+
+@router.get("/metrics")
+async def prometheus_metrics() -> Response:
+    try:
+        await run_in_threadpool(_refresh_outbox_gauges)
+    except Exception:
+        metrics.OUTBOX_PENDING.set(float("nan"))
+    return Response(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)

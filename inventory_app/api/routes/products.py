@@ -1,0 +1,134 @@
+"""REST routes for products and their stock: thin handlers over `services.products`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Header, Query, Request, Response, UploadFile
+from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from inventory_app.api.deps import etag, parse_if_match, read_json_body
+from inventory_app.api.errors import ProblemError
+from inventory_app.domain.errors import FieldError
+from inventory_app.services import csv_transfer, products
+from inventory_app.services.products import ProductQuery
+
+router = APIRouter(prefix="/api/products", tags=["products"])
+MAX_IMPORT_BYTES = 20_000_000
+
+IdempotencyKeyHeader = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
+IfMatchHeader = Annotated[str | None, Header(alias="If-Match")]
+
+
+def _product_response(body: dict, status: int, *, location: bool = False) -> JSONResponse:
+    headers = {"ETag": etag(body["version"])}
+    if location:
+        headers["Location"] = f"/api/products/{body['id']}"
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+@router.get("")
+async def list_products(
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    category: Annotated[str | None, Query(max_length=100)] = None,
+    low_stock: bool | None = None,
+    sort: str = "name",
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> JSONResponse:
+    query = ProductQuery(q=q, category=category, low_stock=low_stock, sort=sort, limit=limit, offset=offset)
+    return JSONResponse(await run_in_threadpool(products.list_products, query))
+
+
+@router.post("")
+async def create_product(request: Request, idempotency_key: IdempotencyKeyHeader = None) -> JSONResponse:
+    payload = await read_json_body(request)
+    result = await run_in_threadpool(products.create_product, payload, idempotency_key=idempotency_key)
+    response = _product_response(result.body, result.status, location=True)
+    if result.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+@router.get("/export")
+def export_products() -> StreamingResponse:
+    return StreamingResponse(
+        csv_transfer.export_products_csv(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="products.csv"'},
+    )
+
+
+@router.post("/import")
+async def import_products(
+    request: Request, file: Annotated[UploadFile | None, File()] = None, dry_run: bool = False
+) -> JSONResponse:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > MAX_IMPORT_BYTES:
+        raise ProblemError(
+            413,
+            "payload-too-large",
+            "Payload too large",
+            f"Import files may be at most {MAX_IMPORT_BYTES} bytes.",
+            [FieldError("file", "is too large")],
+        )
+    if file is None:
+        raise ProblemError(
+            422,
+            "validation-error",
+            "Validation failed",
+            "Upload the CSV as the form field 'file'.",
+            [FieldError("file", "is required")],
+        )
+    report = await run_in_threadpool(csv_transfer.import_products_csv, file.file, dry_run=dry_run)
+    return JSONResponse(
+        {
+            "created": report.created,
+            "updated": report.updated,
+            "unchanged": report.unchanged,
+            "dry_run": report.dry_run,
+            "errors": [{"row": e.row, "field": e.field, "message": e.message} for e in report.errors],
+        }
+    )
+
+
+@router.get("/{product_id}")
+async def get_product(product_id: str) -> JSONResponse:
+    return _product_response(await run_in_threadpool(products.get_product, product_id), 200)
+
+
+@router.patch("/{product_id}")
+async def update_product(product_id: str, request: Request, if_match: IfMatchHeader = None) -> JSONResponse:
+    expected = parse_if_match(if_match)
+    payload = await read_json_body(request)
+    body = await run_in_threadpool(products.update_product, product_id, payload, expected_version=expected)
+    return _product_response(body, 200)
+
+
+@router.delete("/{product_id}", status_code=204)
+async def delete_product(product_id: str, if_match: IfMatchHeader = None) -> Response:
+    expected = parse_if_match(if_match)
+    await run_in_threadpool(products.delete_product, product_id, expected_version=expected)
+    return Response(status_code=204)
+
+
+@router.post("/{product_id}/stock-adjustments")
+async def adjust_stock(product_id: str, request: Request, idempotency_key: IdempotencyKeyHeader = None) -> JSONResponse:
+    payload = await read_json_body(request)
+    result = await run_in_threadpool(products.adjust_stock, product_id, payload, idempotency_key=idempotency_key)
+    response = JSONResponse(
+        result.body, status_code=result.status, headers={"ETag": etag(result.body["product"]["version"])}
+    )
+    if result.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+@router.get("/{product_id}/movements")
+async def list_movements(
+    product_id: str,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> JSONResponse:
+    return JSONResponse(await run_in_threadpool(products.list_movements, product_id, limit=limit, offset=offset))

@@ -1,0 +1,1 @@
+"""The inventory domain: products, stock movements and their rules; no I/O here."""

@@ -1,0 +1,62 @@
+"""Domain errors: one type per failure a user can cause, mapped to HTTP in `api/errors.py`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class FieldError:
+    field: str
+    message: str
+
+
+class DomainError(Exception):
+    """Base class; `errors` names the offending fields where there are any."""
+
+    title = "Request failed"
+
+    def __init__(self, detail: str, errors: list[FieldError] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors or []
+
+
+class ValidationFailed(DomainError):
+    title = "Validation failed"
+
+
+class ProductNotFound(DomainError):
+    title = "Product not found"
+
+
+class DuplicateSku(DomainError):
+    title = "SKU already exists"
+
+
+class VersionConflict(DomainError):
+    title = "Version conflict"
+
+
+class InsufficientStock(DomainError):
+    title = "Insufficient stock"
+
+
+class IdempotencyKeyReused(DomainError):
+    title = "Idempotency key reused with a different request"
+
+
+@dataclass
+class RowError:
+    row: int
+    field: str
+    message: str
+
+
+@dataclass
+class ImportReport:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    dry_run: bool = False
+    errors: list[RowError] = field(default_factory=list)

@@ -1,0 +1,163 @@
+"""Product fields, their validation and the stock rules (low-stock crossing, non-negative quantity)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+from inventory_app.domain.errors import FieldError, ValidationFailed
+
+SKU_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+PRICE_PATTERN = re.compile(r"^(0|[1-9][0-9]{0,11})(\.[0-9]{1,2})?$")
+MAX_QUANTITY = 1_000_000_000
+ADJUSTMENT_REASONS = ("received", "sold", "damaged", "returned", "correction")
+EDITABLE_FIELDS = ("sku", "name", "description", "category", "price", "low_stock_threshold")
+CREATE_FIELDS = (*EDITABLE_FIELDS, "quantity")
+TWO_PLACES = Decimal("0.01")
+
+
+def normalize_sku(value: Any, errors: list[FieldError], field: str = "sku") -> str | None:
+    if not isinstance(value, str) or not SKU_PATTERN.match(value.strip()):
+        errors.append(FieldError(field, "must be 1-64 characters: letters, digits, '-', '_' or '.'"))
+        return None
+    return value.strip().upper()
+
+
+def parse_price(value: Any, errors: list[FieldError], field: str = "price") -> Decimal | None:
+    # Prices travel as strings so no float rounding ever touches money.
+    if isinstance(value, bool) or not isinstance(value, str | int) or not PRICE_PATTERN.match(str(value)):
+        errors.append(FieldError(field, "must be a decimal string >= 0 with at most 2 decimal places"))
+        return None
+    try:
+        return Decimal(str(value)).quantize(TWO_PLACES, rounding=ROUND_HALF_UP)
+    except InvalidOperation:
+        errors.append(FieldError(field, "is not a valid decimal"))
+        return None
+
+
+def format_price(price: Decimal) -> str:
+    return str(Decimal(price).quantize(TWO_PLACES))
+
+
+def _text(value: Any, field: str, max_len: int, errors: list[FieldError], required: bool) -> str | None:
+    if not isinstance(value, str):
+        errors.append(FieldError(field, "must be a string"))
+        return None
+    text = value.strip()
+    if required and not text:
+        errors.append(FieldError(field, "must not be blank"))
+        return None
+    if len(text) > max_len:
+        errors.append(FieldError(field, f"must be at most {max_len} characters"))
+        return None
+    return text
+
+
+def _count(value: Any, field: str, errors: list[FieldError]) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        errors.append(FieldError(field, "must be an integer"))
+        return None
+    if value < 0 or value > MAX_QUANTITY:
+        errors.append(FieldError(field, f"must be between 0 and {MAX_QUANTITY}"))
+        return None
+    return value
+
+
+_VALIDATORS = {
+    "sku": lambda v, e: normalize_sku(v, e),
+    "name": lambda v, e: _text(v, "name", 200, e, required=True),
+    "description": lambda v, e: _text(v, "description", 2000, e, required=False),
+    "category": lambda v, e: _text(v, "category", 100, e, required=False),
+    "price": lambda v, e: parse_price(v, e),
+    "quantity": lambda v, e: _count(v, "quantity", e),
+    "low_stock_threshold": lambda v, e: _count(v, "low_stock_threshold", e),
+}
+
+
+def validate_product_fields(payload: Any, *, partial: bool) -> dict[str, Any]:
+    """Check a create (partial=False) or update (partial=True) payload; raise naming every bad field."""
+    if not isinstance(payload, dict):
+        raise ValidationFailed("The body must be a JSON object.", [FieldError("body", "must be an object")])
+    allowed = EDITABLE_FIELDS if partial else CREATE_FIELDS
+    errors: list[FieldError] = []
+    for key in payload:
+        if key == "quantity" and partial:
+            errors.append(FieldError("quantity", "changes only through stock adjustments"))
+        elif key not in allowed:
+            errors.append(FieldError(key, "is not a known field"))
+    if partial and not payload:
+        errors.append(FieldError("body", "must change at least one field"))
+    if not partial:
+        for required in ("sku", "name", "price"):
+            if required not in payload or payload[required] is None:
+                errors.append(FieldError(required, "is required"))
+    cleaned: dict[str, Any] = {}
+    for key in allowed:
+        if key in payload and payload[key] is not None:
+            value = _VALIDATORS[key](payload[key], errors)
+            if value is not None:
+                cleaned[key] = value
+        elif key in payload and payload[key] is None and partial:
+            errors.append(FieldError(key, "must not be null"))
+    if errors:
+        raise ValidationFailed("The product has invalid fields.", errors)
+    if not partial:
+        cleaned.setdefault("description", "")
+        cleaned.setdefault("category", "")
+        cleaned.setdefault("quantity", 0)
+        cleaned.setdefault("low_stock_threshold", 0)
+    return cleaned
+
+
+@dataclass(frozen=True)
+class AdjustmentRequest:
+    delta: int
+    reason: str
+    note: str | None
+
+
+def validate_adjustment(payload: Any) -> AdjustmentRequest:
+    if not isinstance(payload, dict):
+        raise ValidationFailed("The body must be a JSON object.", [FieldError("body", "must be an object")])
+    errors: list[FieldError] = []
+    for key in payload:
+        if key not in ("delta", "reason", "note"):
+            errors.append(FieldError(key, "is not a known field"))
+    delta = payload.get("delta")
+    if isinstance(delta, bool) or not isinstance(delta, int):
+        errors.append(FieldError("delta", "is required and must be an integer"))
+    elif delta == 0:
+        errors.append(FieldError("delta", "must not be 0"))
+    elif abs(delta) > MAX_QUANTITY:
+        errors.append(FieldError("delta", f"must be between -{MAX_QUANTITY} and {MAX_QUANTITY}"))
+    reason = payload.get("reason")
+    if reason not in ADJUSTMENT_REASONS:
+        errors.append(FieldError("reason", f"must be one of: {', '.join(ADJUSTMENT_REASONS)}"))
+    note = payload.get("note")
+    if note is not None and (not isinstance(note, str) or len(note) > 500):
+        errors.append(FieldError("note", "must be a string of at most 500 characters"))
+    if errors:
+        raise ValidationFailed("The stock adjustment is invalid.", errors)
+    return AdjustmentRequest(delta=delta, reason=reason, note=(note or None))
+
+
+def is_low(quantity: int, low_stock_threshold: int) -> bool:
+    return quantity <= low_stock_threshold
+
+
+def low_stock_warning_due(*, was_alerted: bool, quantity: int, low_stock_threshold: int) -> bool:
+    """A warning fires once per crossing: low now, and not already low (warned) before the change.
+
+    The armed/disarmed state is stored on the product (`low_stock_alerted`, set at creation to
+    whether it starts low), so a new product never warns, crossing from above to at-or-below
+    warns once (by a sale or a raised threshold), staying low never warns again, and recovering
+    above the threshold re-arms it.
+    """
+    return is_low(quantity, low_stock_threshold) and not was_alerted
+
+
+def alert_state_after(*, quantity: int, low_stock_threshold: int) -> bool:
+    """The stored flag after a change: set while low, cleared once stock recovers above the threshold."""
+    return is_low(quantity, low_stock_threshold)

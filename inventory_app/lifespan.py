@@ -1,0 +1,40 @@
+"""Start-up checks and background tasks that live as long as the app process."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+
+from starlette.concurrency import run_in_threadpool
+
+from inventory_app.adapters.db import assert_migrated
+from inventory_app.adapters.outbox import OutboxRelay
+from inventory_app.settings import get_settings
+
+log = logging.getLogger("inventory_app")
+
+
+@asynccontextmanager
+async def check_database_migrated() -> AsyncIterator[None]:
+    """Refuse to serve on an unmigrated database, with a message saying what to run."""
+    await run_in_threadpool(assert_migrated)
+    yield
+
+
+@asynccontextmanager
+async def outbox_relay() -> AsyncIterator[None]:
+    """Publish committed outbox events to Kafka in the background, off the request path."""
+    settings = get_settings()
+    if not settings.outbox_relay_enabled:
+        yield
+        return
+    relay = OutboxRelay(settings)
+    task = asyncio.create_task(relay.run_forever(), name="outbox-relay")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with suppress(asyncio.CancelledError, Exception):
+            await asyncio.wait_for(task, timeout=10)

@@ -1,0 +1,25 @@
+"""Prometheus metrics of the app process (outbox relay), served at GET /metrics."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+OUTBOX_PENDING = Gauge("outbox_pending_rows", "Outbox rows not yet acknowledged by Kafka", registry=REGISTRY)
+OUTBOX_OLDEST_AGE = Gauge(
+    "outbox_oldest_pending_age_seconds", "Age of the oldest pending outbox row", registry=REGISTRY
+)
+OUTBOX_PUBLISHED = Counter(
+    "outbox_published_total", "Events acknowledged by Kafka and marked published", registry=REGISTRY
+)
+OUTBOX_PUBLISH_ERRORS = Counter("outbox_publish_errors_total", "Failed publish attempts (batches)", registry=REGISTRY)
+OUTBOX_PUBLISH_LATENCY = Histogram(
+    "outbox_publish_latency_seconds",
+    "Commit of the change to broker acknowledgement",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+    registry=REGISTRY,
+)
+OUTBOX_DELETED = Counter("outbox_deleted_total", "Published rows removed after retention", registry=REGISTRY)
+SSE_CLIENTS = Gauge("sse_clients", "Connected notification stream clients", registry=REGISTRY)
+SSE_DROPPED = Counter("sse_dropped_notices_total", "Notices dropped for slow clients", registry=REGISTRY)

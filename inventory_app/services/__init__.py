@@ -1,0 +1,1 @@
+"""Use cases, each run in one unit of work that writes the change and its outbox events together."""

@@ -1,0 +1,391 @@
+"""Product use cases: create, read, list, update, delete and adjust stock, each with its events."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from inventory_app.adapters.orm import Product, StockMovement
+from inventory_app.domain import events
+from inventory_app.domain.errors import (
+    DuplicateSku,
+    FieldError,
+    InsufficientStock,
+    ProductNotFound,
+    ValidationFailed,
+    VersionConflict,
+)
+from inventory_app.domain.model import (
+    CREATE_FIELDS,
+    EDITABLE_FIELDS,
+    alert_state_after,
+    format_price,
+    is_low,
+    low_stock_warning_due,
+    validate_adjustment,
+    validate_product_fields,
+)
+from inventory_app.services import idempotency
+from inventory_app.services.unit_of_work import add_event, unit_of_work
+from inventory_app.settings import get_settings
+
+SORTABLE = {
+    "name": Product.name,
+    "sku": Product.sku,
+    "quantity": Product.quantity,
+    "price": Product.price,
+    "updated_at": Product.updated_at,
+}
+MAX_PAGE_SIZE = 200
+
+
+def to_public(product: Product) -> dict[str, Any]:
+    return {
+        "id": str(product.id),
+        "sku": product.sku,
+        "name": product.name,
+        "description": product.description,
+        "category": product.category,
+        "price": format_price(product.price),
+        "quantity": product.quantity,
+        "low_stock_threshold": product.low_stock_threshold,
+        "low_stock": is_low(product.quantity, product.low_stock_threshold),
+        "version": product.version,
+        "created_at": events.rfc3339(product.created_at),
+        "updated_at": events.rfc3339(product.updated_at),
+    }
+
+
+def movement_to_public(movement: StockMovement) -> dict[str, Any]:
+    return {
+        "id": str(movement.id),
+        "product_id": str(movement.product_id),
+        "delta": movement.delta,
+        "reason": movement.reason,
+        "note": movement.note,
+        "quantity_after": movement.quantity_after,
+        "created_at": events.rfc3339(movement.created_at),
+    }
+
+
+@dataclass(frozen=True)
+class Result:
+    """A use case's answer; `replayed` is true when an idempotency key returned a stored response."""
+
+    status: int
+    body: dict[str, Any]
+    replayed: bool = False
+
+
+def parse_product_id(value: str | uuid.UUID) -> uuid.UUID:
+    if isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise ProductNotFound(f"No product with id {value!r}.") from None
+
+
+def _load(session: Session, product_id: str | uuid.UUID, *, lock: bool) -> Product:
+    pid = parse_product_id(product_id)
+    product = session.get(Product, pid, with_for_update=lock)
+    if product is None:
+        raise ProductNotFound(f"No product with id {pid}.")
+    return product
+
+
+def _check_version(product: Product, expected_version: int | None) -> None:
+    if expected_version is not None and expected_version != product.version:
+        raise VersionConflict(
+            f"The product is at version {product.version}, not {expected_version}: "
+            "it was changed by someone else. Reload it and try again.",
+            [FieldError("If-Match", f"current version is {product.version}")],
+        )
+
+
+def _flush_unique(session: Session, sku: str) -> None:
+    try:
+        session.flush()
+    except IntegrityError as error:
+        if "sku" in str(error.orig):
+            raise DuplicateSku(
+                f"A product with SKU {sku} already exists.", [FieldError("sku", "already exists")]
+            ) from None
+        raise
+
+
+def _sku_taken(session: Session, sku: str, except_id: uuid.UUID | None = None) -> bool:
+    query = select(Product.id).where(Product.sku == sku)
+    if except_id is not None:
+        query = query.where(Product.id != except_id)
+    return session.execute(query).first() is not None
+
+
+def _emit_low_stock_if_due(
+    session: Session, product: Product, was_alerted: bool, cause_event_id: str, source: str
+) -> None:
+    if low_stock_warning_due(
+        was_alerted=was_alerted, quantity=product.quantity, low_stock_threshold=product.low_stock_threshold
+    ):
+        add_event(session, events.low_stock_warning(to_public(product), cause_event_id, source=source))
+    product.low_stock_alerted = alert_state_after(
+        quantity=product.quantity, low_stock_threshold=product.low_stock_threshold
+    )
+
+
+# -- create -----------------------------------------------------------------------------------------
+def create_product_in(session: Session, fields: dict[str, Any], *, source: str, now: datetime | None = None) -> Product:
+    """Insert a validated product and its ProductCreated event into the caller's transaction."""
+    if _sku_taken(session, fields["sku"]):
+        raise DuplicateSku(f"A product with SKU {fields['sku']} already exists.", [FieldError("sku", "already exists")])
+    now = now or datetime.now(UTC)
+    product = Product(
+        id=uuid.uuid4(),
+        version=1,
+        created_at=now,
+        updated_at=now,
+        low_stock_alerted=is_low(fields["quantity"], fields["low_stock_threshold"]),
+        **{k: fields[k] for k in CREATE_FIELDS},
+    )
+    session.add(product)
+    _flush_unique(session, product.sku)
+    add_event(session, events.product_created(to_public(product), source=source))
+    return product
+
+
+def create_product(payload: Any, *, idempotency_key: str | None = None, engine: Engine | None = None) -> Result:
+    settings = get_settings()
+    fields = validate_product_fields(payload, partial=False)
+    with unit_of_work(engine) as session:
+        body_hash = idempotency.request_hash(payload)
+        if idempotency_key is not None:
+            stored = idempotency.lookup(session, "create_product", idempotency_key, body_hash)
+            if stored is not None:
+                return Result(stored.status, stored.body, replayed=True)
+        product = create_product_in(session, fields, source=settings.event_source)
+        body = to_public(product)
+        if idempotency_key is not None:
+            idempotency.remember(
+                session, "create_product", idempotency_key, body_hash, 201, body, settings.idempotency_ttl_s
+            )
+    return Result(201, body)
+
+
+# -- read -------------------------------------------------------------------------------------------
+def get_product(product_id: str | uuid.UUID, *, engine: Engine | None = None) -> dict[str, Any]:
+    with unit_of_work(engine) as session:
+        return to_public(_load(session, product_id, lock=False))
+
+
+@dataclass(frozen=True)
+class ProductQuery:
+    q: str | None = None
+    category: str | None = None
+    low_stock: bool | None = None
+    sort: str = "name"
+    limit: int = 50
+    offset: int = 0
+
+    def validated(self) -> ProductQuery:
+        errors: list[FieldError] = []
+        if self.sort.lstrip("-") not in SORTABLE or self.sort.count("-") > 1:
+            errors.append(FieldError("sort", f"must be one of {', '.join(SORTABLE)} (prefix - for descending)"))
+        if not 1 <= self.limit <= MAX_PAGE_SIZE:
+            errors.append(FieldError("limit", f"must be between 1 and {MAX_PAGE_SIZE}"))
+        if self.offset < 0:
+            errors.append(FieldError("offset", "must be >= 0"))
+        if self.q is not None and len(self.q) > 200:
+            errors.append(FieldError("q", "must be at most 200 characters"))
+        if self.category is not None and len(self.category) > 100:
+            errors.append(FieldError("category", "must be at most 100 characters"))
+        if errors:
+            raise ValidationFailed("Invalid list parameters.", errors)
+        return self
+
+
+def _escape_like(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def list_products(query: ProductQuery, *, engine: Engine | None = None) -> dict[str, Any]:
+    query = query.validated()
+    conditions = []
+    if query.q and query.q.strip():
+        haystack = func.lower(Product.sku + " " + Product.name + " " + Product.description)
+        conditions.append(haystack.like(f"%{_escape_like(query.q.strip().lower())}%", escape="\\"))
+    if query.category:
+        conditions.append(Product.category == query.category)
+    if query.low_stock is True:
+        conditions.append(Product.quantity <= Product.low_stock_threshold)
+    elif query.low_stock is False:
+        conditions.append(Product.quantity > Product.low_stock_threshold)
+    column = SORTABLE[query.sort.lstrip("-")]
+    order = column.desc() if query.sort.startswith("-") else column.asc()
+    with unit_of_work(engine) as session:
+        count = session.execute(select(func.count()).select_from(Product).where(*conditions)).scalar_one()
+        rows = session.execute(
+            select(Product).where(*conditions).order_by(order, Product.id).limit(query.limit).offset(query.offset)
+        ).scalars()
+        return {"data": [to_public(p) for p in rows], "count": count}
+
+
+def list_categories(*, engine: Engine | None = None, limit: int = 200) -> list[str]:
+    with unit_of_work(engine) as session:
+        rows = session.execute(
+            select(Product.category).where(Product.category != "").distinct().order_by(Product.category).limit(limit)
+        ).scalars()
+        return list(rows)
+
+
+# -- update -----------------------------------------------------------------------------------------
+def apply_changes_in(
+    session: Session,
+    product: Product,
+    fields: dict[str, Any],
+    reason: dict[str, Any],
+    *,
+    source: str,
+    tracked: tuple[str, ...] = EDITABLE_FIELDS,
+) -> dict[str, Any] | None:
+    """Apply field changes to a locked product; emit ProductUpdated (+ LowStockWarning). None if no-op."""
+    before = to_public(product)
+    if "sku" in fields and fields["sku"] != product.sku and _sku_taken(session, fields["sku"], product.id):
+        raise DuplicateSku(f"A product with SKU {fields['sku']} already exists.", [FieldError("sku", "already exists")])
+    for key, value in fields.items():
+        setattr(product, key, value)
+    candidate = to_public(product)
+    changes = events.diff(before, candidate, tracked)
+    if not changes:
+        return None
+    was_alerted = product.low_stock_alerted
+    product.version += 1
+    product.updated_at = datetime.now(UTC)
+    _flush_unique(session, product.sku)
+    after = to_public(product)
+    event = add_event(session, events.product_updated(after, changes, reason, source=source))
+    _emit_low_stock_if_due(session, product, was_alerted, event["id"], source)
+    return event
+
+
+def update_product(
+    product_id: str | uuid.UUID, payload: Any, *, expected_version: int | None = None, engine: Engine | None = None
+) -> dict[str, Any]:
+    fields = validate_product_fields(payload, partial=True)
+    with unit_of_work(engine) as session:
+        product = _load(session, product_id, lock=True)
+        _check_version(product, expected_version)
+        apply_changes_in(session, product, fields, {"kind": "edit"}, source=get_settings().event_source)
+        return to_public(product)
+
+
+# -- delete -----------------------------------------------------------------------------------------
+def delete_product(
+    product_id: str | uuid.UUID, *, expected_version: int | None = None, engine: Engine | None = None
+) -> None:
+    with unit_of_work(engine) as session:
+        product = _load(session, product_id, lock=True)
+        _check_version(product, expected_version)
+        snapshot = to_public(product)
+        session.delete(product)
+        session.flush()
+        add_event(session, events.product_deleted(snapshot, source=get_settings().event_source))
+
+
+# -- stock ------------------------------------------------------------------------------------------
+def record_movement_in(
+    session: Session,
+    product: Product,
+    delta: int,
+    reason: str,
+    note: str | None,
+    *,
+    source: str,
+    event_reason: dict[str, Any] | None = None,
+    extra_fields: dict[str, Any] | None = None,
+) -> StockMovement:
+    """Change a locked product's quantity by `delta`, append the ledger row and emit the events."""
+    new_quantity = product.quantity + delta
+    if new_quantity < 0:
+        raise InsufficientStock(
+            f"Only {product.quantity} in stock; a change of {delta} would make it negative.",
+            [FieldError("delta", f"would leave {new_quantity}; at most {product.quantity} can be removed")],
+        )
+    movement = StockMovement(
+        id=uuid.uuid4(),
+        product_id=product.id,
+        delta=delta,
+        reason=reason,
+        note=note,
+        quantity_after=new_quantity,
+        created_at=datetime.now(UTC),
+    )
+    session.add(movement)
+    reason_data = event_reason or {
+        "kind": "stock_adjustment",
+        "movement_id": str(movement.id),
+        "adjustment_reason": reason,
+        "delta": delta,
+    }
+    apply_changes_in(
+        session,
+        product,
+        {**(extra_fields or {}), "quantity": new_quantity},
+        reason_data,
+        source=source,
+        tracked=CREATE_FIELDS,
+    )
+    return movement
+
+
+def adjust_stock(
+    product_id: str | uuid.UUID, payload: Any, *, idempotency_key: str | None = None, engine: Engine | None = None
+) -> Result:
+    settings = get_settings()
+    request = validate_adjustment(payload)
+    pid = parse_product_id(product_id)
+    with unit_of_work(engine) as session:
+        scope = f"adjust_stock:{pid}"
+        body_hash = idempotency.request_hash(payload)
+        if idempotency_key is not None:
+            stored = idempotency.lookup(session, scope, idempotency_key, body_hash)
+            if stored is not None:
+                return Result(stored.status, stored.body, replayed=True)
+        # The row lock serialises concurrent adjustments: no lost update, one ledger row each.
+        product = _load(session, pid, lock=True)
+        movement = record_movement_in(
+            session, product, request.delta, request.reason, request.note, source=settings.event_source
+        )
+        body = {"movement": movement_to_public(movement), "product": to_public(product)}
+        if idempotency_key is not None:
+            idempotency.remember(session, scope, idempotency_key, body_hash, 201, body, settings.idempotency_ttl_s)
+    return Result(201, body)
+
+
+def list_movements(
+    product_id: str | uuid.UUID, *, limit: int = 50, offset: int = 0, engine: Engine | None = None
+) -> dict[str, Any]:
+    errors = []
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        errors.append(FieldError("limit", f"must be between 1 and {MAX_PAGE_SIZE}"))
+    if offset < 0:
+        errors.append(FieldError("offset", "must be >= 0"))
+    if errors:
+        raise ValidationFailed("Invalid list parameters.", errors)
+    with unit_of_work(engine) as session:
+        product = _load(session, product_id, lock=False)
+        where = StockMovement.product_id == product.id
+        count = session.execute(select(func.count()).select_from(StockMovement).where(where)).scalar_one()
+        rows = session.execute(
+            select(StockMovement)
+            .where(where)
+            .order_by(StockMovement.created_at.desc(), StockMovement.id)
+            .limit(limit)
+            .offset(offset)
+        ).scalars()
+        return {"data": [movement_to_public(m) for m in rows], "count": count}

@@ -1,0 +1,39 @@
+"""The unit of work: one transaction per use case, with helpers to record outbox events in it."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from inventory_app.adapters.db import get_engine, session_scope
+from inventory_app.adapters.orm import OutboxEvent
+from schemas.registry import validate_event
+
+
+def add_event(session: Session, event: dict[str, Any]) -> dict[str, Any]:
+    """Validate against the event contract, then stage the outbox row in the caller's transaction.
+
+    An event that leaves its schema raises here, so the whole change rolls back: a row never
+    commits without its event, and an event never ships without its row.
+    """
+    validate_event(event)
+    session.add(
+        OutboxEvent(
+            event_id=uuid.UUID(event["id"]),
+            aggregate_id=uuid.UUID(event["subject"]),
+            event_type=event["type"],
+            payload=event,
+        )
+    )
+    return event
+
+
+@contextmanager
+def unit_of_work(engine: Engine | None = None) -> Iterator[Session]:
+    with session_scope(engine or get_engine()) as session:
+        yield session

@@ -1,0 +1,77 @@
+"""One typed settings object: every environment variable the app and workers read."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Defaults point at the native local stack started by `python -m devstack up`."""
+
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
+
+    # PostgreSQL (psycopg 3 driver for SQLAlchemy)
+    database_url: str = "postgresql+psycopg://inventory:inventory@127.0.0.1:55432/inventory"
+    database_pool_size: int = Field(default=10, ge=1)
+    database_statement_timeout_ms: int = Field(default=15_000, ge=100)
+
+    # Kafka
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_topic_product_events: str = "inventory.product-events"
+    kafka_topic_notifications: str = "inventory.notifications"
+    kafka_topic_dead_letters: str = "inventory.dead-letters"
+    kafka_topic_partitions: int = Field(default=6, ge=1)
+    kafka_request_timeout_ms: int = Field(default=10_000, ge=100)
+
+    # AWS-compatible endpoints (moto server locally, DynamoDB Local / MinIO in compose)
+    aws_region: str = "us-east-1"
+    aws_access_key_id: str = "local"
+    aws_secret_access_key: str = "local"
+    dynamodb_endpoint_url: str | None = "http://127.0.0.1:5005"
+    s3_endpoint_url: str | None = "http://127.0.0.1:5005"
+    dynamodb_events_table: str = "inventory-events"
+    s3_archive_bucket: str = "inventory-event-archive"
+    event_retention_days: int = Field(default=30, ge=1)
+
+    # Outbox relay
+    outbox_relay_enabled: bool = True
+    outbox_batch_size: int = Field(default=200, ge=1, le=5000)
+    outbox_poll_interval_s: float = Field(default=1.0, gt=0)
+    outbox_retention_s: int = Field(default=3600, ge=0)
+    producer_ready_attempts: int = Field(default=10, ge=1)
+
+    # Notifier
+    notifier_group_id: str = "inventory-notifier"
+    notifier_dynamodb_connect_attempts: int = Field(default=5, ge=1)
+    notifier_archive_batch_size: int = Field(default=500, ge=1)
+    notifier_archive_interval_s: float = Field(default=5.0, gt=0)
+    notifier_metrics_port: int = 9310
+
+    # Analytics
+    analytics_group_id: str = "inventory-analytics"
+    analytics_metrics_port: int = 9311
+
+    # Consumers (shared loop)
+    consumer_max_attempts: int = Field(default=5, ge=1)
+    consumer_backoff_initial_s: float = Field(default=0.2, gt=0)
+    consumer_backoff_max_s: float = Field(default=10.0, gt=0)
+
+    # Web app
+    app_port: int = 3000
+    app_public_url: str = "http://127.0.0.1:3000"
+    idempotency_ttl_s: int = Field(default=86_400, ge=60)
+    readiness_timeout_s: float = Field(default=2.0, gt=0)
+    sse_client_queue_size: int = Field(default=256, ge=1)
+    sse_ping_interval_s: float = Field(default=15.0, gt=0)
+    sse_replay_limit: int = Field(default=200, ge=1)
+    event_source: str = "/inventory-service"
+
+    log_level: str = "INFO"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

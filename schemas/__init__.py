@@ -1,0 +1,1 @@
+"""Versioned JSON Schemas and AsyncAPI contract for inventory events."""

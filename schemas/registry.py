@@ -1,0 +1,87 @@
+"""Load the inventory event JSON Schemas into a registry and validate events and notices against them."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator, ValidationError
+from referencing import Registry, Resource
+
+__all__ = [
+    "BASE_URI",
+    "EVENTS_DIR",
+    "EVENT_SCHEMAS",
+    "NOTICE_SCHEMA",
+    "REGISTRY",
+    "load_schema",
+    "schema_files",
+    "validate_event",
+    "validate_notice",
+    "validator_for",
+]
+
+EVENTS_DIR: Path = Path(__file__).resolve().parent / "events"
+BASE_URI: str = "https://inventory.example/schemas/events/"
+
+EVENT_SCHEMAS: dict[str, str] = {
+    "inventory.product.created": "product-created.schema.json",
+    "inventory.product.updated": "product-updated.schema.json",
+    "inventory.product.deleted": "product-deleted.schema.json",
+    "inventory.product.low-stock-warning": "low-stock-warning.schema.json",
+}
+"""CloudEvent ``type`` -> schema file name in ``schemas/events``."""
+
+NOTICE_SCHEMA: str = "notice.schema.json"
+
+
+def schema_files() -> list[str]:
+    """Return the file names of all event schemas, sorted."""
+    return sorted(p.name for p in EVENTS_DIR.glob("*.schema.json"))
+
+
+@cache
+def load_schema(schema_file: str) -> dict[str, Any]:
+    """Return the parsed contents of one schema file from ``schemas/events``."""
+    contents: dict[str, Any] = json.loads((EVENTS_DIR / schema_file).read_text(encoding="utf-8"))
+    return contents
+
+
+def _build_registry() -> Registry:
+    resources: list[tuple[str, Resource]] = []
+    for name in schema_files():
+        contents = load_schema(name)
+        resources.append((contents["$id"], Resource.from_contents(contents)))
+    return Registry().with_resources(resources).crawl()
+
+
+REGISTRY: Registry = _build_registry()
+
+
+@cache
+def validator_for(schema_file: str) -> Draft202012Validator:
+    """Return a cached 2020-12 validator (with format checking) for a schema file name."""
+    return Draft202012Validator(
+        load_schema(schema_file),
+        registry=REGISTRY,
+        format_checker=Draft202012Validator.FORMAT_CHECKER,
+    )
+
+
+def validate_event(event: dict[str, Any]) -> None:
+    """Validate a CloudEvent against the schema selected by its ``type``.
+
+    Raises ``jsonschema.ValidationError`` when the event is invalid or its type is unknown.
+    """
+    event_type = event.get("type") if isinstance(event, dict) else None
+    schema_file = EVENT_SCHEMAS.get(event_type) if isinstance(event_type, str) else None
+    if schema_file is None:
+        raise ValidationError(f"unknown event type: {event_type!r}", validator="enum", instance=event_type)
+    validator_for(schema_file).validate(event)
+
+
+def validate_notice(notice: dict[str, Any]) -> None:
+    """Validate a notifier ``Notice``; raises ``jsonschema.ValidationError`` when invalid."""
+    validator_for(NOTICE_SCHEMA).validate(notice)

@@ -1,0 +1,211 @@
+"""Test fixtures: the local stack once per run, a migrated test database, the app in prod mode, a browser."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+
+from devstack.config import StackConfig  # noqa: E402
+
+STACK = StackConfig()
+RUN_ID = uuid.uuid4().hex[:8]
+
+# Tests never touch the developer's data: their own database, topics, table and bucket.
+TEST_ENV = {
+    **STACK.env_exports(),
+    "DATABASE_URL": STACK.test_database_url,
+    "KAFKA_TOPIC_PRODUCT_EVENTS": f"test-{RUN_ID}.product-events",
+    "KAFKA_TOPIC_NOTIFICATIONS": f"test-{RUN_ID}.notifications",
+    "KAFKA_TOPIC_DEAD_LETTERS": f"test-{RUN_ID}.dead-letters",
+    "DYNAMODB_EVENTS_TABLE": f"test-{RUN_ID}-events",
+    "S3_ARCHIVE_BUCKET": f"test-{RUN_ID}-archive",
+    "NOTIFIER_GROUP_ID": f"test-{RUN_ID}-notifier",
+    "ANALYTICS_GROUP_ID": f"test-{RUN_ID}-analytics",
+    "OUTBOX_POLL_INTERVAL_S": "0.5",
+    "NOTIFIER_ARCHIVE_INTERVAL_S": "1.0",
+    "APP_PORT": os.environ.get("TEST_APP_PORT", "3130"),
+    "REFLEX_TELEMETRY_ENABLED": "false",
+    "REFLEX_CHECK_LATEST_VERSION": "false",
+    "REFLEX_USE_SYSTEM_BUN": "1",
+}
+os.environ.update(TEST_ENV)
+os.environ["PATH"] = f"{REPO_ROOT / '.tools/bun/node_modules/.bin'}:{Path(sys.executable).parent}:{os.environ['PATH']}"
+
+ARTIFACTS = REPO_ROOT / "tests" / "artifacts"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+def devstack(*args: str) -> None:
+    subprocess.run([sys.executable, "-m", "devstack", *args], cwd=REPO_ROOT, check=True, timeout=300)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def stack() -> StackConfig:
+    """The real services, started once (idempotent) and migrated."""
+    devstack("up")
+    subprocess.run([sys.executable, "-m", "alembic", "upgrade", "head"], cwd=REPO_ROOT, check=True, timeout=120)
+    return STACK
+
+
+@pytest.fixture(scope="session")
+def settings(stack: StackConfig):
+    from inventory_app.settings import get_settings
+
+    get_settings.cache_clear()
+    return get_settings()
+
+
+@pytest.fixture(scope="session")
+def engine(settings):
+    from inventory_app.adapters.db import get_engine
+
+    return get_engine()
+
+
+@pytest.fixture(scope="session")
+def topics(settings) -> None:
+    import asyncio
+
+    from inventory_app.adapters.kafka import ensure_topics
+
+    asyncio.run(ensure_topics(settings))
+
+
+def wait_for(check, timeout_s: float, interval_s: float = 0.1, message: str = "condition"):
+    """Poll `check` until it returns a truthy value; fail the test after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    last = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(interval_s)
+    raise AssertionError(f"timed out after {timeout_s}s waiting for {message} (last: {last!r})")
+
+
+class AppProcess:
+    """The Reflex app in prod mode (UI + API on one port) as a real subprocess."""
+
+    def __init__(self, port: int, log_path: Path) -> None:
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.log_path = log_path
+        self.process: subprocess.Popen | None = None
+
+    def start(self, timeout_s: float = 240) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the process
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "reflex",
+                "run",
+                "--env",
+                "prod",
+                "--single-port",
+                "--frontend-port",
+                str(self.port),
+                "--loglevel",
+                "info",
+            ],
+            cwd=REPO_ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**os.environ, "APP_PORT": str(self.port)},
+        )
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"app exited early; log: {self.log_path.read_text()[-3000:]}")
+            try:
+                if (
+                    httpx.get(f"{self.url}/api/health", timeout=1).status_code == 200
+                    and httpx.get(self.url, timeout=2).status_code == 200
+                ):
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        raise RuntimeError(f"app not up after {timeout_s}s; log: {self.log_path.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        import signal
+
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def app_server(stack, topics) -> Iterator[AppProcess]:
+    server = AppProcess(int(TEST_ENV["APP_PORT"]), REPO_ROOT / ".devstack" / "logs" / "test-app.log")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def app_url(app_server: AppProcess) -> str:
+    return app_server.url
+
+
+@pytest.fixture()
+def api(app_url: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=app_url, timeout=30) as client:
+        yield client
+
+
+# -- Playwright (pytest-playwright) with Debian's chromium; never `playwright install` ----------------
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {**browser_type_launch_args, "executable_path": "/usr/bin/chromium", "args": CHROMIUM_ARGS}
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    return {**browser_context_args, "viewport": {"width": 1280, "height": 900}}
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
+
+
+_ORDER = ["unit", "contract", "integration", "e2e", "faults"]
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Fast tests first; tests that stop services run last so they cannot disturb the others."""
+
+    def rank(item) -> int:
+        parts = Path(str(item.fspath)).relative_to(REPO_ROOT / "tests").parts
+        return _ORDER.index(parts[0]) if parts and parts[0] in _ORDER else len(_ORDER)
+
+    items.sort(key=rank)

@@ -1,0 +1,135 @@
+"""compose.yml stays valid and wired to the settings the Python services actually read."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from inventory_app.settings import Settings
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = REPO_ROOT / "compose.yml"
+
+EXPECTED_SERVICES = {
+    "redpanda",
+    "postgres",
+    "dynamodb",
+    "minio",
+    "minio-init",
+    "migrate",
+    "app",
+    "notifier",
+    "analytics",
+}
+INFRASTRUCTURE_SERVICES = ("redpanda", "postgres", "dynamodb", "minio")
+LONG_RUNNING_PYTHON_SERVICES = ("app", "notifier", "analytics")
+PYTHON_SERVICES = (*LONG_RUNNING_PYTHON_SERVICES, "migrate")
+# Variables owned by Reflex itself rather than by our Settings class.
+FOREIGN_ENV_PREFIXES = ("REFLEX_",)
+APP_PORT = 3000
+
+DOCKER_COMPOSE = shutil.which("docker-compose")
+
+pytestmark = pytest.mark.skipif(
+    DOCKER_COMPOSE is None,
+    reason="docker-compose binary not found on PATH; CI installs it to validate compose.yml",
+)
+
+
+@pytest.fixture(scope="module")
+def compose_config() -> dict[str, Any]:
+    """The fully resolved configuration, as `docker-compose config` renders it."""
+    assert DOCKER_COMPOSE is not None
+    result = subprocess.run(
+        [DOCKER_COMPOSE, "-f", str(COMPOSE_FILE), "config"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, f"docker-compose config rejected compose.yml:\n{result.stderr}"
+    config = yaml.safe_load(result.stdout)
+    assert isinstance(config, dict), f"unexpected docker-compose config output:\n{result.stdout}"
+    return config
+
+
+@pytest.fixture(scope="module")
+def services(compose_config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return compose_config["services"]
+
+
+def _environment_names(service: dict[str, Any]) -> set[str]:
+    environment = service.get("environment") or {}
+    if isinstance(environment, dict):
+        return set(environment)
+    return {entry.split("=", 1)[0] for entry in environment}
+
+
+def _published_ports(service: dict[str, Any]) -> set[int]:
+    published: set[int] = set()
+    for port in service.get("ports") or []:
+        if isinstance(port, dict):
+            if port.get("published") is not None:
+                published.add(int(port["published"]))
+        else:
+            # "[host_ip:]published:target[/protocol]"
+            host_side, separator, _target = str(port).split("/", 1)[0].rpartition(":")
+            if separator:
+                published.add(int(host_side.rpartition(":")[2]))
+    return published
+
+
+def test_compose_file_defines_exactly_the_inventory_stack_services(services: dict[str, Any]) -> None:
+    assert set(services) == EXPECTED_SERVICES
+
+
+@pytest.mark.parametrize("service_name", LONG_RUNNING_PYTHON_SERVICES)
+@pytest.mark.parametrize("dependency", ["redpanda", "postgres"])
+def test_app_and_workers_start_only_once_kafka_and_postgres_are_healthy(
+    services: dict[str, Any], service_name: str, dependency: str
+) -> None:
+    depends_on = services[service_name].get("depends_on") or {}
+    assert isinstance(depends_on, dict), f"{service_name}.depends_on must use the long form with conditions"
+    assert dependency in depends_on, f"{service_name} does not depend on {dependency}"
+    assert depends_on[dependency].get("condition") == "service_healthy"
+
+
+@pytest.mark.parametrize("service_name", LONG_RUNNING_PYTHON_SERVICES)
+def test_app_and_workers_start_only_after_migrations_completed(services: dict[str, Any], service_name: str) -> None:
+    depends_on = services[service_name].get("depends_on") or {}
+    assert depends_on.get("migrate", {}).get("condition") == "service_completed_successfully"
+
+
+@pytest.mark.parametrize("service_name", INFRASTRUCTURE_SERVICES)
+def test_every_infrastructure_service_declares_a_healthcheck(services: dict[str, Any], service_name: str) -> None:
+    healthcheck = services[service_name].get("healthcheck") or {}
+    assert healthcheck.get("test"), f"{service_name} has no healthcheck test"
+    assert not healthcheck.get("disable", False)
+
+
+@pytest.mark.parametrize("service_name", PYTHON_SERVICES)
+def test_python_service_environment_only_sets_fields_of_settings(services: dict[str, Any], service_name: str) -> None:
+    names = _environment_names(services[service_name])
+    assert names, f"{service_name} sets no environment at all"
+    settings_fields = {field.lower() for field in Settings.model_fields}
+    unknown = sorted(
+        name for name in names if not name.startswith(FOREIGN_ENV_PREFIXES) and name.lower() not in settings_fields
+    )
+    assert not unknown, f"{service_name} sets variables Settings would silently ignore: {unknown}"
+
+
+@pytest.mark.parametrize("service_name", PYTHON_SERVICES)
+def test_python_services_point_at_the_compose_infrastructure(services: dict[str, Any], service_name: str) -> None:
+    names = _environment_names(services[service_name])
+    required = {"DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS", "DYNAMODB_ENDPOINT_URL", "S3_ENDPOINT_URL"}
+    assert required <= names, f"{service_name} is missing {sorted(required - names)}"
+
+
+def test_app_publishes_port_3000(services: dict[str, Any]) -> None:
+    assert APP_PORT in _published_ports(services["app"])
