@@ -5,10 +5,17 @@ from __future__ import annotations
 import reflex as rx
 
 from inventory_app.api.app import create_api
-from inventory_app.lifespan import check_database_migrated, outbox_relay
-from inventory_app.ui.pages.index import index
+from inventory_app.lifespan import check_database_migrated, configure_logging, outbox_relay
+from inventory_app.ui.pages.product_detail import product_detail_page
+from inventory_app.ui.pages.products import products_page
+from inventory_app.ui.states.product_detail import ProductDetailState
+from inventory_app.ui.states.products import ProductsState
 
+configure_logging()
 app = rx.App(api_transformer=create_api())
 app.register_lifespan_task(check_database_migrated)
 app.register_lifespan_task(outbox_relay)
-app.add_page(index, route="/", title="Inventory")
+app.add_page(products_page, route="/", title="Inventory", on_load=ProductsState.load_page)
+app.add_page(
+    product_detail_page, route="/products/[id]", title="Product · Inventory", on_load=ProductDetailState.load_page
+)

@@ -38,3 +38,14 @@ async def outbox_relay() -> AsyncIterator[None]:
         task.cancel()
         with suppress(asyncio.CancelledError, Exception):
             await asyncio.wait_for(task, timeout=10)
+
+
+def configure_logging() -> None:
+    """Reflex leaves Python logging unconfigured: give our loggers a handler so the relay is visible."""
+    app_logger = logging.getLogger("inventory_app")
+    if not app_logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        app_logger.addHandler(handler)
+        app_logger.setLevel(get_settings().log_level)
+        app_logger.propagate = False

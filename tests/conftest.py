@@ -21,17 +21,19 @@ from devstack.config import StackConfig  # noqa: E402
 STACK = StackConfig()
 RUN_ID = uuid.uuid4().hex[:8]
 
-# Tests never touch the developer's data: their own database, topics, table and bucket.
+# Tests never touch the developer's data: their own database, topics, table and bucket. The names are
+# fixed (not per run) because every test app's relay drains the one test outbox; tests tell their
+# own events apart by product id, and tests that count exactly use private topics of their own.
 TEST_ENV = {
     **STACK.env_exports(),
-    "DATABASE_URL": STACK.test_database_url,
-    "KAFKA_TOPIC_PRODUCT_EVENTS": f"test-{RUN_ID}.product-events",
-    "KAFKA_TOPIC_NOTIFICATIONS": f"test-{RUN_ID}.notifications",
-    "KAFKA_TOPIC_DEAD_LETTERS": f"test-{RUN_ID}.dead-letters",
-    "DYNAMODB_EVENTS_TABLE": f"test-{RUN_ID}-events",
-    "S3_ARCHIVE_BUCKET": f"test-{RUN_ID}-archive",
-    "NOTIFIER_GROUP_ID": f"test-{RUN_ID}-notifier",
-    "ANALYTICS_GROUP_ID": f"test-{RUN_ID}-analytics",
+    "DATABASE_URL": os.environ.get("TEST_DATABASE_URL_OVERRIDE", STACK.test_database_url),
+    "KAFKA_TOPIC_PRODUCT_EVENTS": "test.product-events",
+    "KAFKA_TOPIC_NOTIFICATIONS": "test.notifications",
+    "KAFKA_TOPIC_DEAD_LETTERS": "test.dead-letters",
+    "DYNAMODB_EVENTS_TABLE": "test-events",
+    "S3_ARCHIVE_BUCKET": "test-event-archive",
+    "NOTIFIER_GROUP_ID": "test-notifier",
+    "ANALYTICS_GROUP_ID": "test-analytics",
     "OUTBOX_POLL_INTERVAL_S": "0.5",
     "NOTIFIER_ARCHIVE_INTERVAL_S": "1.0",
     "APP_PORT": os.environ.get("TEST_APP_PORT", "3130"),
@@ -164,7 +166,8 @@ class AppProcess:
 
 @pytest.fixture(scope="session")
 def app_server(stack, topics) -> Iterator[AppProcess]:
-    server = AppProcess(int(TEST_ENV["APP_PORT"]), REPO_ROOT / ".devstack" / "logs" / "test-app.log")
+    port = int(TEST_ENV["APP_PORT"])
+    server = AppProcess(port, REPO_ROOT / ".devstack" / "logs" / f"test-app-{port}.log")
     server.start()
     yield server
     server.stop()

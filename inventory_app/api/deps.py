@@ -61,9 +61,10 @@ def parse_if_match(value: str | None) -> int | None:
         return None
     match = ETAG_PATTERN.match(value)
     if not match:
+        # The contract lists 422 (not 400) for a header that breaks its parameter schema.
         raise ProblemError(
-            400,
-            "bad-if-match",
+            422,
+            "validation-error",
             "Invalid If-Match header",
             'If-Match must be an ETag such as "3".',
             [FieldError("If-Match", "is not a valid ETag")],

@@ -41,9 +41,17 @@ def format_price(price: Decimal) -> str:
     return str(Decimal(price).quantize(TWO_PLACES))
 
 
+def has_nul(value: str) -> bool:
+    """PostgreSQL text cannot hold NUL characters; letting one through would fail as a 500 at write time."""
+    return "\x00" in value
+
+
 def _text(value: Any, field: str, max_len: int, errors: list[FieldError], required: bool) -> str | None:
     if not isinstance(value, str):
         errors.append(FieldError(field, "must be a string"))
+        return None
+    if has_nul(value):
+        errors.append(FieldError(field, "must not contain NUL characters"))
         return None
     text = value.strip()
     if required and not text:
@@ -136,8 +144,8 @@ def validate_adjustment(payload: Any) -> AdjustmentRequest:
     if reason not in ADJUSTMENT_REASONS:
         errors.append(FieldError("reason", f"must be one of: {', '.join(ADJUSTMENT_REASONS)}"))
     note = payload.get("note")
-    if note is not None and (not isinstance(note, str) or len(note) > 500):
-        errors.append(FieldError("note", "must be a string of at most 500 characters"))
+    if note is not None and (not isinstance(note, str) or len(note) > 500 or has_nul(note)):
+        errors.append(FieldError("note", "must be a string of at most 500 characters without NUL"))
     if errors:
         raise ValidationFailed("The stock adjustment is invalid.", errors)
     return AdjustmentRequest(delta=delta, reason=reason, note=(note or None))

@@ -146,7 +146,9 @@ def import_products_csv(stream: BinaryIO, *, dry_run: bool = False, engine: Engi
         for index, row in enumerate(reader):
             line = reader.line_num
             if index >= MAX_ROWS:
-                raise ValidationFailed(f"At most {MAX_ROWS} rows per file.", [FieldError("file", "too many rows")])
+                # Earlier chunks are already committed, so failing the whole request would misreport them.
+                report.errors.append(RowError(line, "file", f"exceeds {MAX_ROWS} rows; this and later rows skipped"))
+                break
             if None in row:
                 report.errors.append(RowError(line, "row", "has more cells than the header"))
                 continue

@@ -39,7 +39,8 @@ def check_key(key: str) -> None:
 def lookup(session: Session, scope: str, key: str, body_hash: str) -> StoredResponse | None:
     """Serialise requests with the same key (advisory lock until commit) and return a replay if any."""
     check_key(key)
-    session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": f"{scope}\x00{key}"})
+    # "\n" cannot occur in a (printable) key; a NUL separator is refused by PostgreSQL text.
+    session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": f"{scope}\n{key}"})
     row = session.get(IdempotencyKey, (scope, key))
     if row is None:
         return None

@@ -24,8 +24,10 @@ from inventory_app.domain.errors import (
 from inventory_app.domain.model import (
     CREATE_FIELDS,
     EDITABLE_FIELDS,
+    MAX_QUANTITY,
     alert_state_after,
     format_price,
+    has_nul,
     is_low,
     low_stock_warning_due,
     validate_adjustment,
@@ -200,10 +202,10 @@ class ProductQuery:
             errors.append(FieldError("limit", f"must be between 1 and {MAX_PAGE_SIZE}"))
         if self.offset < 0:
             errors.append(FieldError("offset", "must be >= 0"))
-        if self.q is not None and len(self.q) > 200:
-            errors.append(FieldError("q", "must be at most 200 characters"))
-        if self.category is not None and len(self.category) > 100:
-            errors.append(FieldError("category", "must be at most 100 characters"))
+        if self.q is not None and (len(self.q) > 200 or has_nul(self.q)):
+            errors.append(FieldError("q", "must be at most 200 characters without NUL"))
+        if self.category is not None and (len(self.category) > 100 or has_nul(self.category)):
+            errors.append(FieldError("category", "must be at most 100 characters without NUL"))
         if errors:
             raise ValidationFailed("Invalid list parameters.", errors)
         return self
@@ -315,6 +317,12 @@ def record_movement_in(
         raise InsufficientStock(
             f"Only {product.quantity} in stock; a change of {delta} would make it negative.",
             [FieldError("delta", f"would leave {new_quantity}; at most {product.quantity} can be removed")],
+        )
+    if new_quantity > MAX_QUANTITY:
+        # The column is a 32-bit integer: past the cap the write would fail as a 500.
+        raise ValidationFailed(
+            f"Quantity may be at most {MAX_QUANTITY}; a change of {delta} would make it {new_quantity}.",
+            [FieldError("delta", f"would make quantity exceed {MAX_QUANTITY}")],
         )
     movement = StockMovement(
         id=uuid.uuid4(),

@@ -48,7 +48,20 @@ native_select: dict[str, Any] = {
 upload_area: dict[str, Any] = {
     "border": "1px dashed var(--gray-8)",
     "border_radius": "var(--radius-3)",
-    "padding": "1em",
+    "padding": "1.25em",
     "cursor": "pointer",
     "width": "100%",
+}
+
+# Read by screen readers (and role-based test locators) but not drawn: used for table captions.
+visually_hidden: dict[str, Any] = {
+    "position": "absolute",
+    "width": "1px",
+    "height": "1px",
+    "padding": "0",
+    "margin": "-1px",
+    "overflow": "hidden",
+    "clip": "rect(0, 0, 0, 0)",
+    "white_space": "nowrap",
+    "border": "0",
 }

@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from inventory_app.api.deps import etag, parse_if_match, read_json_body
 from inventory_app.api.errors import ProblemError
-from inventory_app.domain.errors import FieldError
+from inventory_app.domain.errors import FieldError, ValidationFailed
 from inventory_app.services import csv_transfer, products
 from inventory_app.services.products import ProductQuery
 
@@ -73,15 +73,28 @@ async def import_products(
             f"Import files may be at most {MAX_IMPORT_BYTES} bytes.",
             [FieldError("file", "is too large")],
         )
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "multipart/form-data":
+        raise ProblemError(
+            415,
+            "unsupported-media-type",
+            "Unsupported media type",
+            "Upload the CSV as multipart/form-data.",
+            [FieldError("Content-Type", f"must be multipart/form-data, not {content_type or 'missing'}")],
+        )
+    # The contract answers 400 for a missing file part or an unreadable/headerless CSV.
     if file is None:
         raise ProblemError(
-            422,
-            "validation-error",
-            "Validation failed",
+            400,
+            "bad-request",
+            "Bad request",
             "Upload the CSV as the form field 'file'.",
             [FieldError("file", "is required")],
         )
-    report = await run_in_threadpool(csv_transfer.import_products_csv, file.file, dry_run=dry_run)
+    try:
+        report = await run_in_threadpool(csv_transfer.import_products_csv, file.file, dry_run=dry_run)
+    except ValidationFailed as failure:
+        raise ProblemError(400, "bad-request", "Bad request", failure.detail, failure.errors) from None
     return JSONResponse(
         {
             "created": report.created,

@@ -21,13 +21,13 @@ def header() -> rx.Component:
         rx.flex(
             rx.heading("Inventory", as_="h1", size="6"),
             rx.el.nav(
-                rx.flex(nav_link("Products", "/"), nav_link("Analytics", "/analytics"), gap="4", align="center"),
+                rx.flex(nav_link("Products", "/"), nav_link("Analytics", "/analytics"), spacing="4", align="center"),
                 aria_label="Main",
             ),
             rx.spacer(),
             notification_slot(),
             align="center",
-            gap="5",
+            spacing="5",
             wrap="wrap",
             max_width=styles.PAGE_MAX_WIDTH,
             margin_x="auto",

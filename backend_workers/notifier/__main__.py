@@ -1,0 +1,93 @@
+"""Run the notifier: `python -m backend_workers.notifier`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from contextlib import AsyncExitStack
+
+from aiokafka import AIOKafkaProducer
+
+from backend_workers import logs
+from backend_workers.consumer import ConsumeLoop, backoff
+from backend_workers.notifier.archive import ensure_bucket
+from backend_workers.notifier.handler import NotifierHandler
+from inventory_app.adapters import aws, event_log
+from inventory_app.adapters.kafka import ensure_topics
+from inventory_app.settings import Settings, get_settings
+
+log = logging.getLogger("backend_workers.notifier")
+
+
+class StartupFailed(Exception):
+    pass
+
+
+async def connect_dynamodb(stack: AsyncExitStack, settings: Settings):
+    """The original design's rule: up to N attempts (default 5) with backoff, then give up clearly."""
+    attempts = settings.notifier_dynamodb_connect_attempts
+    for attempt in range(1, attempts + 1):
+        client = await stack.enter_async_context(aws.dynamodb_client(settings, timeout_s=3, attempts=1))
+        try:
+            await client.list_tables(Limit=1)
+            log.info(
+                "connected to DynamoDB", extra=logs.fields(attempt=attempt, endpoint=settings.dynamodb_endpoint_url)
+            )
+            return client
+        except Exception as error:
+            log.warning(
+                "DynamoDB connection attempt failed",
+                extra=logs.fields(
+                    attempt=attempt, of=attempts, endpoint=settings.dynamodb_endpoint_url, error=str(error)
+                ),
+            )
+            if attempt < attempts:
+                await asyncio.sleep(backoff(attempt, 0.5, 8))
+    raise StartupFailed(
+        f"notifier: cannot reach DynamoDB at {settings.dynamodb_endpoint_url} after {attempts} attempts; exiting"
+    )
+
+
+async def main() -> int:
+    settings = get_settings()
+    async with AsyncExitStack() as stack:
+        try:
+            dynamodb = await connect_dynamodb(stack, settings)
+        except StartupFailed as error:
+            log.error(str(error))
+            print(str(error), file=sys.stderr)
+            return 2
+        # Requests in the consume loop fail fast; the loop's backoff handles outages.
+        dynamodb = await stack.enter_async_context(aws.dynamodb_client(settings, timeout_s=5, attempts=2))
+        s3 = await stack.enter_async_context(aws.s3_client(settings, timeout_s=10, attempts=2))
+        await event_log.ensure_table(dynamodb, settings.dynamodb_events_table)
+        ttl = await event_log.enable_ttl(dynamodb, settings.dynamodb_events_table)
+        log.info("event table ready", extra=logs.fields(table=settings.dynamodb_events_table, ttl_enabled=ttl))
+        await ensure_bucket(s3, settings.s3_archive_bucket)
+        await ensure_topics(settings)
+        producer = AIOKafkaProducer(
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=2,
+            request_timeout_ms=settings.kafka_request_timeout_ms,
+        )
+        await producer.start()
+        stack.push_async_callback(producer.stop)
+        handler = NotifierHandler(settings, dynamodb, s3, producer)
+        loop = ConsumeLoop(
+            "notifier",
+            settings,
+            settings.notifier_group_id,
+            handler,
+            batch_max_records=settings.notifier_archive_batch_size,
+            batch_max_wait_s=settings.notifier_archive_interval_s,
+            metrics_port=settings.notifier_metrics_port,
+        )
+        return await loop.run()
+
+
+if __name__ == "__main__":
+    logs.configure(get_settings().log_level)
+    sys.exit(asyncio.run(main()))

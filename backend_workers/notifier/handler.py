@@ -1,0 +1,86 @@
+"""The notifier's handler: event log in DynamoDB, a notice per event, S3 archive per batch."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from botocore.exceptions import BotoCoreError, ClientError
+
+from backend_workers.consumer import ConsumedEvent, DependencyUnavailable
+from backend_workers.notifier import archive
+from backend_workers.notifier.notices import notice_for
+from inventory_app.adapters import event_log
+from inventory_app.settings import Settings
+from schemas.registry import validate_notice
+
+log = logging.getLogger("backend_workers.notifier")
+
+
+def _is_outage(error: Exception) -> bool:
+    if isinstance(error, BotoCoreError):  # connection refused, timeouts, endpoint errors
+        return True
+    if isinstance(error, ClientError):
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        code = error.response.get("Error", {}).get("Code", "")
+        return status >= 500 or code in (
+            "ThrottlingException",
+            "ProvisionedThroughputExceededException",
+            "RequestLimitExceeded",
+            "SlowDown",
+            "ServiceUnavailable",
+        )
+    return isinstance(error, KafkaError | asyncio.TimeoutError | OSError)
+
+
+class NotifierHandler:
+    def __init__(self, settings: Settings, dynamodb: Any, s3: Any, producer: AIOKafkaProducer) -> None:
+        self.settings = settings
+        self.dynamodb = dynamodb
+        self.s3 = s3
+        self.producer = producer
+        self.stored = 0
+        self.duplicates = 0
+
+    async def handle(self, item: ConsumedEvent) -> None:
+        event = item.event
+        notice = notice_for(event)
+        validate_notice(notice)
+        try:
+            created = await event_log.put_event(
+                self.dynamodb, self.settings.dynamodb_events_table, event, self.settings.event_retention_days
+            )
+            # Always (re)send the notice: its id is the event id, so listeners de-duplicate; skipping it
+            # on a redelivery would lose the notice when a crash fell between the put and the send.
+            await asyncio.wait_for(
+                self.producer.send_and_wait(
+                    self.settings.kafka_topic_notifications,
+                    value=json.dumps(notice, separators=(",", ":")).encode(),
+                    key=notice["product_id"].encode(),
+                    headers=[("ce_id", event["id"].encode()), ("notice_type", notice["type"].encode())],
+                ),
+                timeout=30,
+            )
+        except Exception as error:
+            if _is_outage(error):
+                raise DependencyUnavailable(str(error) or type(error).__name__) from error
+            raise
+        if created:
+            self.stored += 1
+        else:
+            self.duplicates += 1
+
+    async def flush(self, batch: Sequence[ConsumedEvent]) -> None:
+        if not batch:
+            return
+        try:
+            await archive.archive_batch(self.s3, self.settings.s3_archive_bucket, batch)
+        except Exception as error:
+            if _is_outage(error):
+                raise DependencyUnavailable(str(error) or type(error).__name__) from error
+            raise

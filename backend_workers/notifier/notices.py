@@ -1,0 +1,55 @@
+"""Turn a product event into a short human notice (what the notification panel and toasts show)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+NOTICE_TYPES = {
+    "inventory.product.created": "product_created",
+    "inventory.product.updated": "product_updated",
+    "inventory.product.deleted": "product_deleted",
+    "inventory.product.low-stock-warning": "low_stock_warning",
+}
+
+
+def _describe_update(data: dict[str, Any]) -> str:
+    product, reason, changes = data["product"], data["reason"], data["changes"]
+    if reason["kind"] == "stock_adjustment":
+        quantity = changes.get("quantity", {})
+        return (
+            f"{product['sku']}: stock {reason['adjustment_reason']} {reason['delta']:+d}, "
+            f"{quantity.get('from')} → {quantity.get('to')}."
+        )
+    fields = ", ".join(sorted(changes))
+    by = "by CSV import" if reason["kind"] == "import" else "edited"
+    return f"{product['sku']} {by}: {fields}."
+
+
+def notice_for(event: dict[str, Any]) -> dict[str, Any]:
+    kind = NOTICE_TYPES[event["type"]]
+    data = event["data"]
+    if kind == "low_stock_warning":
+        sku, product_id = data["sku"], data["product_id"]
+        title = f"Low stock: {sku}"
+        message = f"{data['name']} is at {data['quantity']} (threshold {data['low_stock_threshold']})."
+    else:
+        product = data["product"]
+        sku, product_id = product["sku"], product["id"]
+        if kind == "product_created":
+            title, message = f"New product {sku}", f"{product['name']} added with {product['quantity']} in stock."
+        elif kind == "product_deleted":
+            title, message = f"Deleted {sku}", f"{product['name']} was removed."
+        else:
+            title, message = f"Updated {sku}", _describe_update(data)
+    return {
+        "id": event["id"],
+        "type": kind,
+        "title": title,
+        "message": message,
+        "severity": "warning" if kind == "low_stock_warning" else "info",
+        "product_id": product_id,
+        "sku": sku,
+        "event_id": event["id"],
+        "event_type": event["type"],
+        "time": event["time"],
+    }

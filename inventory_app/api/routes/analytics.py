@@ -1,0 +1,16 @@
+"""GET /api/analytics/summary."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from inventory_app.services import analytics
+
+router = APIRouter(prefix="/api/analytics", tags=["analytics"])
+
+
+@router.get("/summary")
+async def analytics_summary() -> JSONResponse:
+    return JSONResponse(await run_in_threadpool(analytics.summary))

@@ -1,0 +1,165 @@
+"""One product's page: its fields, its paginated stock ledger and its event history."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import reflex as rx
+
+from inventory_app.domain.errors import DomainError
+from inventory_app.services import products
+from inventory_app.settings import get_settings
+from inventory_app.ui.states.feedback import short_time
+from inventory_app.ui.states.products import ProductRow, row_from_public
+
+MOVEMENTS_PAGE_SIZE = 20
+EVENTS_LIMIT = 50
+EVENTS_TIMEOUT_S = 2.0
+
+
+@dataclass
+class MovementRow:
+    when: str = ""
+    delta: str = ""
+    reason: str = ""
+    note: str = ""
+    quantity_after: int = 0
+
+
+@dataclass
+class EventRow:
+    when: str = ""
+    type: str = ""
+    id: str = ""
+
+
+def _event_row(event: dict[str, Any]) -> EventRow:
+    return EventRow(
+        when=short_time(str(event.get("time") or event.get("occurred_at") or "")),
+        type=str(event.get("type", "")),
+        id=str(event.get("id", "")),
+    )
+
+
+async def load_product_events(product_id: str) -> list[dict[str, Any]]:
+    """The product's recorded events from the events API; empty when it is unavailable or has none."""
+    url = f"{get_settings().app_public_url.rstrip('/')}/api/products/{product_id}/events"
+    try:
+        async with httpx.AsyncClient(timeout=EVENTS_TIMEOUT_S) as client:
+            response = await client.get(url, params={"limit": EVENTS_LIMIT})
+        if response.status_code != 200:
+            return []
+        body = response.json()
+    except (httpx.HTTPError, ValueError):
+        return []
+    items = body.get("data", []) if isinstance(body, dict) else body
+    return [item for item in items if isinstance(item, dict)][:EVENTS_LIMIT] if isinstance(items, list) else []
+
+
+class ProductDetailState(rx.State):
+    product_id: str = ""
+    product: ProductRow = ProductRow()
+    created: str = ""
+    found: bool = False
+    not_found_message: str = ""
+    movements: list[MovementRow] = []
+    movements_count: int = 0
+    movements_page: int = 0
+    events: list[EventRow] = []
+    events_loading: bool = False
+    loading: bool = False
+
+    @rx.var
+    def movements_page_count(self) -> int:
+        return max(1, math.ceil(self.movements_count / MOVEMENTS_PAGE_SIZE))
+
+    @rx.var
+    def movements_page_label(self) -> str:
+        return f"Page {self.movements_page + 1} of {self.movements_page_count}"
+
+    def _id_from_url(self) -> str:
+        # The route is /products/[id]: the last path segment is the product id.
+        return self.router.url.path.rstrip("/").rsplit("/", 1)[-1]
+
+    async def _fetch_product(self) -> None:
+        try:
+            public = await asyncio.to_thread(products.get_product, self.product_id)
+        except DomainError as error:
+            self.found = False
+            self.not_found_message = error.detail
+            return
+        self.product = row_from_public(public)
+        self.created = short_time(public["created_at"])
+        self.found = True
+        self.not_found_message = ""
+
+    async def _fetch_movements(self) -> None:
+        try:
+            page = await asyncio.to_thread(
+                products.list_movements,
+                self.product_id,
+                limit=MOVEMENTS_PAGE_SIZE,
+                offset=self.movements_page * MOVEMENTS_PAGE_SIZE,
+            )
+        except DomainError:
+            self.movements, self.movements_count = [], 0
+            return
+        self.movements = [
+            MovementRow(
+                when=short_time(m["created_at"]),
+                delta=f"{m['delta']:+d}",
+                reason=m["reason"],
+                note=m["note"] or "",
+                quantity_after=m["quantity_after"],
+            )
+            for m in page["data"]
+        ]
+        self.movements_count = page["count"]
+
+    @rx.event
+    async def load_page(self):
+        """on_load: the product and its ledger first, then the (slower, optional) event history."""
+        self.product_id = self._id_from_url()
+        self.movements_page = 0
+        self.events = []
+        self.loading = True
+        yield
+        await self._fetch_product()
+        if self.found:
+            await self._fetch_movements()
+        self.loading = False
+        yield ProductDetailState.load_events
+
+    @rx.event
+    async def load_events(self):
+        if not self.found:
+            return
+        self.events_loading = True
+        yield
+        self.events = [_event_row(e) for e in await load_product_events(self.product_id)]
+        self.events_loading = False
+
+    @rx.event
+    async def refresh(self):
+        """After a change made elsewhere on the page; a no-op when no product page is showing."""
+        if not self.product_id or not self.found:
+            return
+        await self._fetch_product()
+        if self.found:
+            await self._fetch_movements()
+
+    @rx.event
+    async def previous_movements(self):
+        if self.movements_page > 0:
+            self.movements_page -= 1
+            await self._fetch_movements()
+
+    @rx.event
+    async def next_movements(self):
+        if self.movements_page + 1 < self.movements_page_count:
+            self.movements_page += 1
+            await self._fetch_movements()

@@ -1,0 +1,146 @@
+"""The products page in a real browser: create, search, edit, adjust stock, import CSV and delete."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Locator, Page, expect
+
+pytestmark = pytest.mark.e2e
+
+TIMEOUT_MS = 15_000
+
+# Fixture order matters: `app_url` (whose setup runs asyncio) must come before `page` (Playwright's sync loop).
+
+
+def unique_sku(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8].upper()}"
+
+
+def product_row(page: Page, sku: str) -> Locator:
+    return page.locator(f'tr[data-sku="{sku}"]')
+
+
+def open_products_page(page: Page, app_url: str) -> None:
+    page.goto(app_url)
+    expect(page.get_by_role("heading", level=1)).to_have_text("Inventory", timeout=TIMEOUT_MS)
+    expect(page.get_by_role("heading", level=2, name="Products")).to_be_visible()
+
+
+def create_product(page: Page, sku: str, name: str, *, price: str, quantity: str, threshold: str) -> None:
+    page.get_by_role("button", name="New product").click()
+    dialog = page.get_by_role("dialog", name="New product")
+    expect(dialog).to_be_visible(timeout=TIMEOUT_MS)
+    dialog.get_by_label("SKU", exact=True).fill(sku)
+    dialog.get_by_label("Name", exact=True).fill(name)
+    dialog.get_by_label("Category", exact=True).fill("Tools")
+    dialog.get_by_label("Price", exact=True).fill(price)
+    dialog.get_by_label("Quantity", exact=True).fill(quantity)
+    dialog.get_by_label("Low-stock threshold", exact=True).fill(threshold)
+    dialog.get_by_role("button", name="Save").click()
+    expect(dialog).to_be_hidden(timeout=TIMEOUT_MS)
+
+
+def search_for(page: Page, text: str) -> None:
+    page.get_by_label("Search products").fill(text)
+
+
+def test_product_lifecycle_through_the_products_page(
+    app_url: str, page: Page, artifacts_dir: Path, tmp_path: Path
+) -> None:
+    sku = unique_sku("E2E")
+    open_products_page(page, app_url)
+
+    create_product(page, sku, "Torque wrench", price="12.50", quantity="10", threshold="3")
+
+    search_for(page, sku)
+    row = product_row(page, sku)
+    expect(row).to_be_visible(timeout=TIMEOUT_MS)
+    expect(page.get_by_text("1 product", exact=True)).to_be_visible(timeout=TIMEOUT_MS)
+    expect(row).to_contain_text("Torque wrench")
+    expect(row).to_contain_text("12.50")
+    expect(row).not_to_contain_text("Low stock")
+
+    # Edit: the dialog opens with the stored values and saves a new name.
+    page.get_by_role("button", name=f"Edit {sku}").click()
+    dialog = page.get_by_role("dialog", name="Edit product")
+    name_input = dialog.get_by_label("Name", exact=True)
+    expect(name_input).to_have_value("Torque wrench", timeout=TIMEOUT_MS)
+    name_input.fill("Torque wrench XL")
+    dialog.get_by_role("button", name="Save").click()
+    expect(dialog).to_be_hidden(timeout=TIMEOUT_MS)
+    expect(row).to_contain_text("Torque wrench XL", timeout=TIMEOUT_MS)
+
+    # Adjust stock below the threshold: the result shows and the row is marked low.
+    page.get_by_role("button", name=f"Adjust stock {sku}").click()
+    dialog = page.get_by_role("dialog", name=f"Adjust stock: {sku}")
+    expect(dialog).to_be_visible(timeout=TIMEOUT_MS)
+    dialog.get_by_label("Delta", exact=True).fill("-8")
+    dialog.get_by_label("Reason", exact=True).select_option("sold")
+    dialog.get_by_label("Note", exact=True).fill("e2e sale")
+    dialog.get_by_role("button", name="Apply").click()
+    expect(dialog.get_by_text("Quantity now 2")).to_be_visible(timeout=TIMEOUT_MS)
+    dialog.get_by_role("button", name="Close").click()
+    expect(dialog).to_be_hidden(timeout=TIMEOUT_MS)
+    expect(row.get_by_text("Low stock")).to_be_visible(timeout=TIMEOUT_MS)
+    expect(row).to_have_attribute("data-low-stock", "true")
+
+    # Import: one good row is created, one bad row is reported by line and field.
+    imported_sku = unique_sku("E2EIMP")
+    csv_file = tmp_path / "products.csv"
+    csv_file.write_text(
+        "sku,name,category,price,quantity,low_stock_threshold\n"
+        f"{imported_sku},Imported hammer,Tools,4.20,7,1\n"
+        f"{unique_sku('E2EBAD')},Bad price,Tools,not-a-price,1,0\n"
+    )
+    page.locator("#products_csv input[type=file]").set_input_files(csv_file)
+    expect(page.get_by_text("products.csv")).to_be_visible(timeout=TIMEOUT_MS)
+    page.get_by_role("button", name="Import CSV").click()
+    expect(page.get_by_text("Import finished.")).to_be_visible(timeout=TIMEOUT_MS)
+    expect(page.get_by_text("Created 1", exact=True)).to_be_visible()
+    errors = page.get_by_role("table", name="Import errors")
+    error_row = errors.locator("tbody tr")
+    expect(error_row).to_have_count(1)
+    expect(error_row.locator("td").nth(0)).to_have_text("3")
+    expect(error_row.locator("td").nth(1)).to_have_text("price")
+    search_for(page, imported_sku)
+    expect(product_row(page, imported_sku)).to_contain_text("Imported hammer", timeout=TIMEOUT_MS)
+
+    # Both products exist now, so the unfiltered list counts more than one.
+    search_for(page, "")
+    expect(page.get_by_text("1 product", exact=True)).to_be_hidden(timeout=TIMEOUT_MS)
+    expect(page.get_by_role("table", name="Products").locator("tbody tr").first).to_be_visible(timeout=TIMEOUT_MS)
+    page.screenshot(path=str(artifacts_dir / "products-page.png"), full_page=True)
+
+    # Delete, confirmed in the alert dialog: the row is gone.
+    search_for(page, sku)
+    expect(row).to_be_visible(timeout=TIMEOUT_MS)
+    page.get_by_role("button", name=f"Delete {sku}").click()
+    confirm = page.get_by_role("alertdialog", name="Delete product")
+    expect(confirm).to_be_visible(timeout=TIMEOUT_MS)
+    confirm.get_by_role("button", name="Delete product").click()
+    expect(confirm).to_be_hidden(timeout=TIMEOUT_MS)
+    expect(row).to_have_count(0, timeout=TIMEOUT_MS)
+    expect(page.get_by_text("No products match")).to_be_visible(timeout=TIMEOUT_MS)
+
+
+def test_create_form_shows_the_services_field_errors_inline(app_url: str, page: Page) -> None:
+    sku = unique_sku("E2EDUP")
+    open_products_page(page, app_url)
+    create_product(page, sku, "First", price="1.00", quantity="1", threshold="0")
+
+    page.get_by_role("button", name="New product").click()
+    dialog = page.get_by_role("dialog", name="New product")
+    dialog.get_by_label("SKU", exact=True).fill(sku)
+    dialog.get_by_label("Name", exact=True).fill("Second")
+    dialog.get_by_label("Price", exact=True).fill("1.00")
+    dialog.get_by_role("button", name="Save").click()
+    expect(dialog.locator("#product-sku-error")).to_contain_text("already exists", timeout=TIMEOUT_MS)
+
+    dialog.get_by_label("SKU", exact=True).fill(unique_sku("E2EOK"))
+    dialog.get_by_label("Price", exact=True).fill("1.234")
+    dialog.get_by_role("button", name="Save").click()
+    expect(dialog.locator("#product-price-error")).to_contain_text("at most 2 decimal places", timeout=TIMEOUT_MS)
+    expect(dialog).to_be_visible()

@@ -1,0 +1,82 @@
+"""The outbox relay: racing relays publish each event once; readiness and metrics show the backlog."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import uuid
+
+import httpx
+from sqlalchemy import text
+
+from inventory_app.adapters.outbox import ClaimedRow, OutboxRelay, drop_blocked
+from inventory_app.services import products
+from tests.support import read_topic
+
+
+def test_rows_of_a_product_held_by_another_relay_block_its_later_rows() -> None:
+    rows = [
+        ClaimedRow(5, "e5", "a", {}, None),
+        ClaimedRow(6, "e6", "b", {}, None),  # type: ignore[arg-type]
+        ClaimedRow(9, "e9", "a", {}, None),
+    ]  # type: ignore[arg-type]
+    assert [r.id for r in drop_blocked(rows, {"a": 3})] == [6]
+    assert [r.id for r in drop_blocked(rows, {"a": 7})] == [5, 6]
+
+
+def test_two_relays_racing_on_one_outbox_publish_every_event_exactly_once(settings, engine, topics) -> None:
+    run = uuid.uuid4().hex[:8]
+    created = [
+        products.create_product({"sku": f"RACE-{n}-{run}", "name": "Race", "price": "1.00", "quantity": 5})
+        for n in range(20)
+    ]
+    ids = {c.body["id"] for c in created}
+    for c in created:
+        for _ in range(9):
+            products.adjust_stock(c.body["id"], {"delta": 1, "reason": "received"})
+
+    async def race() -> None:
+        relays = [OutboxRelay(settings), OutboxRelay(settings)]
+        tasks = [asyncio.create_task(r.run_forever()) for r in relays]
+        try:
+            for _ in range(300):
+                with engine.connect() as connection:
+                    pending = connection.execute(
+                        text("SELECT count(*) FROM outbox WHERE published_at IS NULL AND aggregate_id = ANY(:ids)"),
+                        {"ids": list(ids)},
+                    ).scalar()
+                if pending == 0:
+                    return
+                await asyncio.sleep(0.1)
+            raise AssertionError("outbox not drained within 30 s")
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    asyncio.run(race())
+    messages = [
+        m
+        for m in asyncio.run(read_topic(settings.kafka_bootstrap_servers, settings.kafka_topic_product_events))
+        if m.key in ids
+    ]
+    counts = collections.Counter(m.json()["id"] for m in messages)
+    assert len(counts) == 200
+    assert set(counts.values()) == {1}
+    by_product = collections.defaultdict(list)
+    for m in sorted(messages, key=lambda m: m.offset):
+        by_product[m.key].append(m.json()["data"]["product"]["version"])
+    assert all(v == list(range(1, 11)) for v in by_product.values())
+
+
+def test_ready_reports_the_outbox_backlog_and_metrics_expose_the_relay(api: httpx.Client) -> None:
+    ready = api.get("/api/ready").json()
+    assert set(ready["outbox"]) == {"pending", "oldest_pending_age_s"}
+    body = api.get("/metrics").text
+    for name in (
+        "outbox_pending_rows",
+        "outbox_published_total",
+        "outbox_publish_errors_total",
+        "outbox_publish_latency_seconds_bucket",
+    ):
+        assert name in body
