@@ -5,9 +5,11 @@ from __future__ import annotations
 import reflex as rx
 
 from inventory_app.api.app import create_api
-from inventory_app.lifespan import check_database_migrated, configure_logging, outbox_relay
+from inventory_app.lifespan import check_database_migrated, configure_logging, notification_hub, outbox_relay
+from inventory_app.ui.pages.analytics import analytics_page
 from inventory_app.ui.pages.product_detail import product_detail_page
 from inventory_app.ui.pages.products import products_page
+from inventory_app.ui.states.analytics import AnalyticsState
 from inventory_app.ui.states.product_detail import ProductDetailState
 from inventory_app.ui.states.products import ProductsState
 
@@ -15,7 +17,9 @@ configure_logging()
 app = rx.App(api_transformer=create_api())
 app.register_lifespan_task(check_database_migrated)
 app.register_lifespan_task(outbox_relay)
+app.register_lifespan_task(notification_hub)
 app.add_page(products_page, route="/", title="Inventory", on_load=ProductsState.load_page)
 app.add_page(
     product_detail_page, route="/products/[id]", title="Product · Inventory", on_load=ProductDetailState.load_page
 )
+app.add_page(analytics_page, route="/analytics", title="Analytics · Inventory", on_load=AnalyticsState.refresh)

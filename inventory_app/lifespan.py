@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager, suppress
 from starlette.concurrency import run_in_threadpool
 
 from inventory_app.adapters.db import assert_migrated
+from inventory_app.adapters.notification_hub import NotificationHub, set_hub
 from inventory_app.adapters.outbox import OutboxRelay
 from inventory_app.settings import get_settings
 
@@ -38,6 +39,22 @@ async def outbox_relay() -> AsyncIterator[None]:
         task.cancel()
         with suppress(asyncio.CancelledError, Exception):
             await asyncio.wait_for(task, timeout=10)
+
+
+@asynccontextmanager
+async def notification_hub() -> AsyncIterator[None]:
+    """One notifications consumer per process, feeding every open SSE stream."""
+    hub = NotificationHub(get_settings())
+    set_hub(hub)
+    task = asyncio.create_task(hub.run_forever(), name="notification-hub")
+    try:
+        yield
+    finally:
+        hub.close()
+        task.cancel()
+        with suppress(asyncio.CancelledError, Exception):
+            await asyncio.wait_for(task, timeout=5)
+        set_hub(None)
 
 
 def configure_logging() -> None:

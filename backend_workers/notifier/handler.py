@@ -14,7 +14,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from backend_workers.consumer import ConsumedEvent, DependencyUnavailable
 from backend_workers.notifier import archive
-from backend_workers.notifier.notices import notice_for
+from inventory_app.domain.notices import notice_for
 from inventory_app.adapters import event_log
 from inventory_app.settings import Settings
 from schemas.registry import validate_notice

@@ -63,3 +63,14 @@ async def ensure_topics(settings: Settings, names: list[str] | None = None) -> N
             pass  # another process created them first
     finally:
         await admin.close()
+
+
+async def topic_partitions(bootstrap: str, topic: str, timeout_s: float = 10.0) -> set[int]:
+    """The topic's partition numbers from fresh cluster metadata (a group-less consumer has none)."""
+    client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000))
+    try:
+        await asyncio.wait_for(client.bootstrap(), timeout=timeout_s)
+        metadata = await asyncio.wait_for(client.fetch_all_metadata(), timeout=timeout_s)
+        return set(metadata.partitions_for_topic(topic) or set())
+    finally:
+        await client.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from inventory_app.api.errors import install_error_handlers
-from inventory_app.api.routes import analytics, docs, events, health, metrics, products
+from inventory_app.api.routes import analytics, docs, events, health, metrics, notifications, products
 
 
 def create_api() -> FastAPI:
@@ -17,5 +17,6 @@ def create_api() -> FastAPI:
     api.include_router(products.router)
     api.include_router(events.router)
     api.include_router(analytics.router)
+    api.include_router(notifications.router)
     api.include_router(metrics.router)
     return api

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from botocore.exceptions import BotoCoreError, ClientError
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from inventory_app.api.errors import ProblemError
+from inventory_app.domain.notices import notice_for
 from inventory_app.services import event_history
 
 router = APIRouter(prefix="/api", tags=["events"])
@@ -31,8 +32,12 @@ async def product_events(product_id: str, limit: Limit = 50) -> JSONResponse:
 
 
 @router.get("/events/recent")
-async def recent_events(limit: Limit = 50) -> JSONResponse:
+async def recent_events(limit: Limit = 50, view: Literal["events", "notices"] = "events") -> JSONResponse:
+    """`view=notices` returns the same events as the notices the notification panel shows."""
     try:
-        return JSONResponse(await event_history.recent_events(limit))
+        recent = await event_history.recent_events(limit)
+        if view == "notices":
+            recent = {"data": [notice_for(e) for e in recent["data"]], "count": recent["count"]}
+        return JSONResponse(recent)
     except (BotoCoreError, ClientError) as error:
         raise _unavailable(error) from None

@@ -5,11 +5,12 @@ from __future__ import annotations
 import reflex as rx
 
 from inventory_app.ui import styles
+from inventory_app.ui.components.notifications import notification_center
 
 
 def notification_slot() -> rx.Component:
-    """Placeholder for the notification bell a later issue adds; renders nothing for now."""
-    return rx.fragment()
+    """The live notification centre (bell, panel, toasts, connection indicator)."""
+    return notification_center()
 
 
 def nav_link(label: str, href: str) -> rx.Component:

@@ -1,0 +1,73 @@
+"""The analytics dashboard's state: a view of `services.analytics.summary()`, refreshed every few seconds."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from typing import Any
+
+import reflex as rx
+
+from inventory_app.services import analytics
+
+SHORT_TYPES = {
+    "inventory.product.created": "created",
+    "inventory.product.updated": "updated",
+    "inventory.product.deleted": "deleted",
+    "inventory.product.low-stock-warning": "low_stock",
+}
+
+
+def events_by_minute(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Pivot [{minute, type, count}] into one chart row per minute with a column per event type."""
+    pivot: dict[str, dict[str, Any]] = defaultdict(lambda: {name: 0 for name in SHORT_TYPES.values()})
+    for row in rows:
+        minute = row["minute"][11:16]
+        pivot[minute]["minute"] = minute
+        pivot[minute][SHORT_TYPES.get(row["type"], row["type"])] += row["count"]
+    return [pivot[m] for m in sorted(pivot)]
+
+
+class AnalyticsState(rx.State):
+    events_per_minute: list[dict[str, Any]] = []
+    stock_value: list[dict[str, Any]] = []
+    low_stock_products: list[dict[str, Any]] = []
+    most_adjusted: list[dict[str, Any]] = []
+    low_stock_count: int = 0
+    total_events: int = 0
+    generated_at: str = ""
+    error: str = ""
+    loaded: bool = False
+
+    @rx.event
+    async def refresh(self) -> None:
+        await self._load()
+
+    @rx.event
+    async def tick(self, _moment: str) -> None:
+        """Called by the page's interval timer."""
+        await self._load()
+
+    async def _load(self) -> None:
+        try:
+            summary = await asyncio.to_thread(analytics.summary)
+        except Exception:
+            self.error = "Analytics are unavailable right now; retrying."
+            return
+        self.error = ""
+        self.events_per_minute = events_by_minute(summary["events_per_minute"])
+        self.total_events = sum(row["count"] for row in summary["events_per_minute"])
+        self.stock_value = [
+            {
+                "category": row["category"] or "(none)",
+                "value": float(row["stock_value"]),
+                "label": row["stock_value"],
+                "products": row["product_count"],
+            }
+            for row in summary["stock_value_by_category"]
+        ]
+        self.low_stock_products = summary["low_stock_products"]
+        self.most_adjusted = summary["most_adjusted_24h"]
+        self.low_stock_count = summary["low_stock_count"]
+        self.generated_at = summary["generated_at"][11:19]
+        self.loaded = True
