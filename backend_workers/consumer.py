@@ -275,7 +275,7 @@ class ConsumeLoop:
                 return
             try:
                 await self._flush_pending()
-            except Exception as error:
+            except Exception as error:  # noqa: BLE001 - any failure here is logged; idempotent handlers absorb the redelivery
                 log.warning(
                     "flush before rebalance failed; the new owner re-processes idempotently",
                     extra=fields(worker=self.name, error=str(error)),
@@ -297,7 +297,7 @@ class ConsumeLoop:
         await self._with_retries(lambda: self.handler.flush(handled), None)
         try:
             await self._commit(records)
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 - any failure here is logged; idempotent handlers absorb the redelivery
             log.warning(
                 "commit failed; the new owner re-processes idempotently",
                 extra=fields(worker=self.name, error=str(error)),
@@ -401,7 +401,7 @@ class ConsumeLoop:
             await asyncio.sleep(every_s)
             try:
                 lag = await asyncio.wait_for(self.lag(), timeout=5)
-            except Exception:
+            except Exception:  # noqa: BLE001 - any failure here is logged; idempotent handlers absorb the redelivery
                 lag = -1
             self.metrics.lag.set(lag)
             log.info(

@@ -106,7 +106,7 @@ def wait_until(
         try:
             if check():
                 return True
-        except Exception:
+        except Exception:  # noqa: BLE001 - any failure of a probe means 'not ready yet'
             pass
         if still_running is not None and not still_running():
             return False

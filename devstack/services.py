@@ -397,7 +397,7 @@ async def _kafka_metadata_ok(bootstrap: str) -> bool:
     try:
         await asyncio.wait_for(client.bootstrap(), timeout=5)
         return bool(client.cluster.brokers())
-    except Exception:
+    except Exception:  # noqa: BLE001 - any failure means 'not ready'
         return False
     finally:
         await client.close()

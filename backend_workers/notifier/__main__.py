@@ -35,7 +35,7 @@ async def connect_dynamodb(stack: AsyncExitStack, settings: Settings):
                 "connected to DynamoDB", extra=logs.fields(attempt=attempt, endpoint=settings.dynamodb_endpoint_url)
             )
             return client
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 - every failure counts as one connection attempt
             log.warning(
                 "DynamoDB connection attempt failed",
                 extra=logs.fields(

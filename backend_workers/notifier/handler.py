@@ -14,8 +14,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from backend_workers.consumer import ConsumedEvent, DependencyUnavailable
 from backend_workers.notifier import archive
-from inventory_app.domain.notices import notice_for
 from inventory_app.adapters import event_log
+from inventory_app.domain.notices import notice_for
 from inventory_app.settings import Settings
 from schemas.registry import validate_notice
 
@@ -36,6 +36,14 @@ def _is_outage(error: Exception) -> bool:
             "ServiceUnavailable",
         )
     return isinstance(error, KafkaError | asyncio.TimeoutError | OSError)
+
+
+MISSING_STORE_CODES = ("ResourceNotFoundException", "NoSuchBucket")
+
+
+def _missing_store(error: Exception) -> bool:
+    """The table or bucket vanished (an in-memory emulator restarted, or an operator deleted it)."""
+    return isinstance(error, ClientError) and error.response.get("Error", {}).get("Code") in MISSING_STORE_CODES
 
 
 class NotifierHandler:
@@ -66,10 +74,8 @@ class NotifierHandler:
                 ),
                 timeout=30,
             )
-        except Exception as error:
-            if _is_outage(error):
-                raise DependencyUnavailable(str(error) or type(error).__name__) from error
-            raise
+        except Exception as error:  # noqa: BLE001 - classified by _raise_for: outage, vanished store or handler bug
+            await self._raise_for(error)
         if created:
             self.stored += 1
         else:
@@ -80,7 +86,23 @@ class NotifierHandler:
             return
         try:
             await archive.archive_batch(self.s3, self.settings.s3_archive_bucket, batch)
-        except Exception as error:
-            if _is_outage(error):
-                raise DependencyUnavailable(str(error) or type(error).__name__) from error
-            raise
+        except Exception as error:  # noqa: BLE001 - classified by _raise_for: outage, vanished store or handler bug
+            await self._raise_for(error)
+
+    async def ensure_stores(self) -> None:
+        await event_log.ensure_table(self.dynamodb, self.settings.dynamodb_events_table)
+        await event_log.enable_ttl(self.dynamodb, self.settings.dynamodb_events_table)
+        await archive.ensure_bucket(self.s3, self.settings.s3_archive_bucket)
+
+    async def _raise_for(self, error: Exception) -> None:
+        """Outages and vanished stores hold the offsets (retry later); anything else is the handler's failure."""
+        if _missing_store(error):
+            log.warning("event table or archive bucket missing; recreating it")
+            try:
+                await self.ensure_stores()
+            except Exception as ensure_error:  # noqa: BLE001 - still down: retried by the loop
+                log.warning("could not recreate the stores yet: %s", ensure_error)
+            raise DependencyUnavailable(str(error)) from error
+        if _is_outage(error):
+            raise DependencyUnavailable(str(error) or type(error).__name__) from error
+        raise error

@@ -93,7 +93,7 @@ class NotificationHub:
                 attempt = 0
             except asyncio.CancelledError:
                 raise
-            except Exception as error:
+            except Exception as error:  # noqa: BLE001 - a Kafka outage only pauses live notices
                 self.connected = False
                 attempt += 1
                 delay = min(10.0, 0.5 * 2 ** min(attempt, 5))

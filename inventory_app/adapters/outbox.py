@@ -122,7 +122,7 @@ class OutboxRelay:
             except asyncio.CancelledError:
                 await self.close()
                 raise
-            except Exception as error:
+            except Exception as error:  # noqa: BLE001 - the relay must outlive any outage; it backs off and retries
                 failures += 1
                 metrics.OUTBOX_PUBLISH_ERRORS.inc()
                 delay = backoff_delay(failures)

@@ -37,7 +37,7 @@ async def _timed(probe: Callable[[], Awaitable[Any]], timeout_s: float) -> tuple
     try:
         value = await asyncio.wait_for(probe(), timeout=timeout_s)
         status: dict[str, Any] = {"status": "up"}
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 - any failure means the dependency is down
         value = None
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
         status = {"status": "down", "error": message[:300]}

@@ -26,6 +26,6 @@ def _refresh_outbox_gauges() -> None:
 async def prometheus_metrics() -> Response:
     try:
         await run_in_threadpool(_refresh_outbox_gauges)
-    except Exception:
+    except Exception:  # noqa: BLE001 - metrics must still answer while the database is down
         metrics.OUTBOX_PENDING.set(float("nan"))
     return Response(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)

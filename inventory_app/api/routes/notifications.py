@@ -50,7 +50,7 @@ async def _stream(subscriber: Subscriber, last_event_id: str | None) -> AsyncIte
                 for notice in await missed_notices(last_event_id, settings.sse_replay_limit):
                     sent.append(notice["id"])
                     yield _message(notice)
-            except Exception as error:
+            except Exception as error:  # noqa: BLE001 - replay is best effort; live notices go on
                 log.warning("replay after %s unavailable: %s", last_event_id, error)
                 yield ServerSentEvent(data=json.dumps({"dropped": 0, "reason": "replay unavailable"}), event="gap")
         while hub is not None and not hub.shutting_down.is_set():
