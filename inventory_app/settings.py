@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     sse_replay_limit: int = Field(default=200, ge=1)
     event_source: str = "/inventory-service"
 
+    # Benchmarks only: mounts GET /bench/constant, the stack's ceiling (a constant JSON body).
+    bench_routes_enabled: bool = False
+
     log_level: str = "INFO"
 
 

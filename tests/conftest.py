@@ -19,6 +19,8 @@ sys.path.insert(0, str(REPO_ROOT))
 from devstack.config import StackConfig  # noqa: E402
 
 STACK = StackConfig()
+# Fixtures for tests that run the workers as processes (`stores`, `start_worker`).
+pytest_plugins = ["tests.worker_support"]
 RUN_ID = uuid.uuid4().hex[:8]
 
 # Tests never touch the developer's data: their own database, topics, table and bucket. The names are

@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from inventory_app.api.errors import install_error_handlers
-from inventory_app.api.routes import analytics, docs, events, health, metrics, notifications, products
+from inventory_app.api.routes import analytics, bench, docs, events, health, metrics, notifications, products
+from inventory_app.settings import get_settings
 
 
 def create_api() -> FastAPI:
@@ -19,4 +20,6 @@ def create_api() -> FastAPI:
     api.include_router(analytics.router)
     api.include_router(notifications.router)
     api.include_router(metrics.router)
+    if get_settings().bench_routes_enabled:
+        api.include_router(bench.router)
     return api

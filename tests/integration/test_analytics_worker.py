@@ -15,14 +15,14 @@ from sqlalchemy import Engine, bindparam, text
 from inventory_app.domain import events
 from inventory_app.services import analytics
 from tests.conftest import wait_for
-from tests.integration.test_notifier_worker import (
+from tests.support import WorkerProcess, make_product_events
+from tests.worker_support import (
     IsolatedStores,
     RunningWorkers,
     committed_offsets,
     produce_events,
     wait_for_topic_messages,
 )
-from tests.support import WorkerProcess, make_product_events
 
 ANALYTICS = "backend_workers.analytics"
 

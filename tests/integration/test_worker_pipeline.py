@@ -20,7 +20,7 @@ from inventory_app.domain import events as domain_events
 from schemas.registry import validate_notice
 from tests.conftest import wait_for
 from tests.integration.helpers import unique_sku
-from tests.integration.test_notifier_worker import (
+from tests.worker_support import (
     RunningWorkers,
     archived_event_ids,
     unique_name,

@@ -1,0 +1,136 @@
+"""Write → SSE latency at a fixed write rate, and how many SSE clients one app process serves."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import defaultdict
+from typing import Any
+
+import httpx
+
+
+async def _read_notices(client: httpx.AsyncClient, url: str, on_notice, ready: asyncio.Event) -> None:
+    async with client.stream("GET", url, timeout=httpx.Timeout(None, connect=10)) as response:
+        ready.set()
+        event_type = None
+        async for line in response.aiter_lines():
+            if line.startswith("event:"):
+                event_type = line[6:].strip()
+            elif line.startswith("data:") and event_type not in (None, "gap"):
+                on_notice(event_type, json.loads(line[5:].strip()), time.perf_counter())
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+async def write_to_sse_latency(
+    base_url: str, products: list[dict[str, Any]], rate_per_s: int, duration_s: int
+) -> dict[str, Any]:
+    """Writes round-robin over `products` at a fixed rate.
+
+    The k-th update notice of a product answers its k-th write (writes to one product commit in order).
+    """
+    sent: dict[str, list[float]] = defaultdict(list)
+    received: dict[str, list[float]] = defaultdict(list)
+    ids = {p["id"] for p in products}
+
+    def on_notice(event_type: str, notice: dict[str, Any], at: float) -> None:
+        if event_type == "product_updated" and notice["product_id"] in ids:
+            received[notice["product_id"]].append(at)
+
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=30) as client:
+        ready = asyncio.Event()
+        reader = asyncio.create_task(_read_notices(client, "/api/notifications/stream", on_notice, ready))
+        await asyncio.wait_for(ready.wait(), timeout=10)
+        await asyncio.sleep(1)
+
+        async def write(product_id: str) -> None:
+            response = await client.post(
+                f"/api/products/{product_id}/stock-adjustments", json={"delta": 1, "reason": "received"}
+            )
+            if response.status_code == 201:
+                # Order of sends per product = order of commits (row lock), matching notice order.
+                sent[product_id].append(time.perf_counter())
+
+        total = rate_per_s * duration_s
+        interval = 1 / rate_per_s
+        started = time.perf_counter()
+        tasks = []
+        for n in range(total):
+            await asyncio.sleep(max(0.0, started + n * interval - time.perf_counter()))
+            tasks.append(asyncio.create_task(write(products[n % len(products)]["id"])))
+        await asyncio.gather(*tasks)
+        achieved = total / (time.perf_counter() - started)
+        deadline = time.perf_counter() + 60
+        while sum(len(v) for v in received.values()) < sum(len(v) for v in sent.values()):
+            if time.perf_counter() > deadline:
+                break
+            await asyncio.sleep(0.1)
+        reader.cancel()
+    latencies = []
+    for product_id, sends in sent.items():
+        for k, sent_at in enumerate(sorted(sends)):
+            if k < len(received[product_id]):
+                latencies.append((received[product_id][k] - sent_at) * 1000)
+    return {
+        "writes": sum(len(v) for v in sent.values()),
+        "notices": len(latencies),
+        "achieved_rate": achieved,
+        "p50_ms": percentile(latencies, 0.50),
+        "p95_ms": percentile(latencies, 0.95),
+        "p99_ms": percentile(latencies, 0.99),
+    }
+
+
+async def clients_per_process(base_url: str, product_id: str, client_counts: list[int]) -> list[dict[str, Any]]:
+    """For each N: open N streams, make one change, count clients that got its notice within 1 s."""
+    results = []
+    for count in client_counts:
+        arrivals: list[float] = []
+        limits = httpx.Limits(max_connections=count + 10, max_keepalive_connections=count + 10)
+        async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=60) as client:
+            readies = [asyncio.Event() for _ in range(count)]
+
+            def make_handler(seen: set[str], sink: list[float]):
+                def handler(event_type: str, notice: dict[str, Any], received_at: float) -> None:
+                    if notice["product_id"] == product_id and "first" not in seen:
+                        seen.add("first")
+                        sink.append(received_at)
+
+                return handler
+
+            readers = [
+                asyncio.create_task(
+                    _read_notices(client, "/api/notifications/stream", make_handler(set(), arrivals), r)
+                )
+                for r in readies
+            ]
+            try:
+                await asyncio.wait_for(asyncio.gather(*(r.wait() for r in readies)), timeout=120)
+                connected = count
+            except TimeoutError:
+                connected = sum(r.is_set() for r in readies)
+            await asyncio.sleep(1)
+            started = time.perf_counter()
+            await client.post(f"/api/products/{product_id}/stock-adjustments", json={"delta": 1, "reason": "received"})
+            await asyncio.sleep(5)
+            for reader in readers:
+                reader.cancel()
+            await asyncio.gather(*readers, return_exceptions=True)
+        within = sum(1 for at in arrivals if at - started <= 1.0)
+        slowest = max((at - started for at in arrivals), default=float("nan"))
+        results.append(
+            {
+                "clients": count,
+                "connected": connected,
+                "received": len(arrivals),
+                "within_1s": within,
+                "slowest_s": slowest,
+            }
+        )
+    return results
