@@ -191,8 +191,8 @@ class ConsumeLoop:
                 isolation_level="read_committed",
                 request_timeout_ms=self.settings.kafka_request_timeout_ms + 30_000,
                 max_poll_interval_ms=900_000,
-                session_timeout_ms=30_000,
-                heartbeat_interval_ms=3_000,
+                session_timeout_ms=self.settings.consumer_session_timeout_ms,
+                heartbeat_interval_ms=max(1_000, self.settings.consumer_session_timeout_ms // 5),
                 client_id=f"{self.name}",
             )
             producer = AIOKafkaProducer(

@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     consumer_max_attempts: int = Field(default=5, ge=1)
     consumer_backoff_initial_s: float = Field(default=0.2, gt=0)
     consumer_backoff_max_s: float = Field(default=10.0, gt=0)
+    # How fast a crashed worker's partitions move to the survivors (Kafka's floor is 6 s).
+    consumer_session_timeout_ms: int = Field(default=10_000, ge=6_000)
 
     # Web app
     app_port: int = 3000

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -37,6 +40,7 @@ TEST_ENV = {
     "NOTIFIER_GROUP_ID": "test-notifier",
     "ANALYTICS_GROUP_ID": "test-analytics",
     "OUTBOX_POLL_INTERVAL_S": "0.5",
+    "CONSUMER_SESSION_TIMEOUT_MS": "6000",
     "NOTIFIER_ARCHIVE_INTERVAL_S": "1.0",
     "APP_PORT": os.environ.get("TEST_APP_PORT", "3130"),
     "REFLEX_TELEMETRY_ENABLED": "false",
@@ -214,3 +218,67 @@ def pytest_collection_modifyitems(config, items) -> None:
         return _ORDER.index(parts[0]) if parts and parts[0] in _ORDER else len(_ORDER)
 
     items.sort(key=rank)
+
+
+# -- the workers, for tests of the whole pipeline (API → relay → notifier/analytics → UI) ----------------
+@dataclass(frozen=True)
+class SessionWorkers:
+    notifier: Any  # tests.support.WorkerProcess
+    analytics: Any
+    notifier_group: str
+    analytics_group: str
+
+
+def commit_group_at_end(settings, group: str, topic: str) -> None:
+    """Commit the topic's current end offsets for `group`, so a new worker skips the shared topic's history."""
+    import asyncio
+
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    async def commit() -> None:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=settings.kafka_bootstrap_servers, group_id=group, enable_auto_commit=False
+        )
+        await consumer.start()
+        try:
+            partitions = [TopicPartition(topic, p) for p in range(settings.kafka_topic_partitions)]
+            consumer.assign(partitions)
+            await consumer.commit(await consumer.end_offsets(partitions))
+        finally:
+            await consumer.stop()
+
+    asyncio.run(commit())
+
+
+@pytest.fixture(scope="session")
+def workers(settings, topics) -> Iterator[SessionWorkers]:
+    """One notifier and one analytics worker on the session's topics, table and bucket, for the whole run.
+
+    Their consumer groups are this run's own and start at the end of the shared product-events topic,
+    so they neither split partitions with other runs' workers nor replay old history. Notices go to
+    the session's notifications topic, which the app's hub reads.
+    """
+    from tests.support import WorkerProcess
+
+    notifier_group, analytics_group = f"test-notifier-{RUN_ID}", f"test-analytics-{RUN_ID}"
+    for group in (notifier_group, analytics_group):
+        commit_group_at_end(settings, group, settings.kafka_topic_product_events)
+    notifier = WorkerProcess(
+        "backend_workers.notifier",
+        {"NOTIFIER_GROUP_ID": notifier_group, "NOTIFIER_METRICS_PORT": "0"},
+        f"session-notifier-{RUN_ID}",
+    )
+    analytics = WorkerProcess(
+        "backend_workers.analytics",
+        {"ANALYTICS_GROUP_ID": analytics_group, "ANALYTICS_METRICS_PORT": "0"},
+        f"session-analytics-{RUN_ID}",
+    )
+    try:
+        for worker in (notifier.start(), analytics.start()):
+            worker.wait_for_log("partitions assigned", 60)
+        yield SessionWorkers(notifier, analytics, notifier_group, analytics_group)
+    finally:
+        for worker in (notifier, analytics):
+            if worker.process is not None:
+                with contextlib.suppress(subprocess.TimeoutExpired):  # terminate() killed it then
+                    worker.terminate(30)

@@ -12,6 +12,8 @@ import asyncio
 import contextlib
 import json
 import logging
+import signal
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
@@ -85,7 +87,30 @@ class NotificationHub:
             subscriber.closed.set()
             subscriber.offer(CLOSE)
 
+    def close_on_termination_signals(self) -> None:
+        """End every stream as soon as the server is told to stop, not at lifespan shutdown.
+
+        Granian drains open responses before it runs the lifespan shutdown, and an SSE response never
+        ends by itself, so without this a SIGTERM waits for every client to leave. The server's own
+        handler is chained, never replaced; where nothing handles the signal (the default action
+        ends the process anyway) nothing is installed.
+        """
+        if threading.current_thread() is not threading.main_thread():
+            return
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            previous = signal.getsignal(signum)
+            if not callable(previous):
+                continue
+
+            def close_then_chain(received: int, frame: Any, previous: Any = previous) -> None:
+                loop.call_soon_threadsafe(self.close)
+                previous(received, frame)
+
+            signal.signal(signum, close_then_chain)
+
     async def run_forever(self) -> None:
+        self.close_on_termination_signals()
         attempt = 0
         while not self.shutting_down.is_set():
             try:

@@ -34,15 +34,24 @@ async def read_json_body(request: Request) -> Any:
         if len(body) > MAX_JSON_BODY_BYTES:
             raise _too_large()
     try:
-        return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ProblemError(
-            400,
-            "malformed-json",
-            "Malformed JSON",
-            f"The body is not valid JSON: {error}",
-            [FieldError("body", "is not valid JSON")],
-        ) from None
+        payload = json.loads(body, parse_constant=_reject_constant)
+        # "\ud800" is a valid JSON escape but a lone surrogate is not Unicode text: PostgreSQL (and the
+        # problem naming such a key) cannot encode it, which used to end in a 500.
+        json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    except (UnicodeDecodeError, json.JSONDecodeError, ValueError) as error:
+        raise _malformed(f"The body is not valid JSON: {error}") from None
+    except RecursionError:  # e.g. 100,000 nested `[`: the parser gives up (it used to be a 500)
+        raise _malformed("The body is not valid JSON: it is nested too deeply.") from None
+    return payload
+
+
+def _reject_constant(name: str) -> Any:
+    """Python's parser accepts NaN/Infinity, which are not JSON (RFC 8259)."""
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _malformed(detail: str) -> ProblemError:
+    return ProblemError(400, "malformed-json", "Malformed JSON", detail, [FieldError("body", "is not valid JSON")])
 
 
 def _too_large() -> ProblemError:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import quote
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -63,6 +65,12 @@ def problem(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
+def _instance(request: Request) -> str:
+    """The request path as a URI reference: Starlette's `url.path` is percent-decoded, so a request for
+    `/api/products/%C2%84` would otherwise report a raw control character, which is not a valid URI."""
+    return quote(request.url.path, safe="/!$&'()*+,;=:@-._~")
+
+
 def _field_from_loc(loc: tuple[Any, ...]) -> str:
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
     return ".".join(parts) or str(loc[0] if loc else "request")
@@ -72,11 +80,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, error: DomainError) -> JSONResponse:
         status, slug = STATUS_BY_ERROR.get(type(error), (400, "bad-request"))
-        return problem(status, slug, error.title, error.detail, error.errors, instance=request.url.path)
+        return problem(status, slug, error.title, error.detail, error.errors, instance=_instance(request))
 
     @app.exception_handler(ProblemError)
     async def problem_error(request: Request, error: ProblemError) -> JSONResponse:
-        return problem(error.status, error.slug, error.title, error.detail, error.errors, instance=request.url.path)
+        return problem(error.status, error.slug, error.title, error.detail, error.errors, instance=_instance(request))
 
     @app.exception_handler(RequestValidationError)
     async def request_validation(request: Request, error: RequestValidationError) -> JSONResponse:
@@ -90,7 +98,7 @@ def install_error_handlers(app: FastAPI) -> None:
             "Validation failed",
             "The request has invalid parameters.",
             errors,
-            instance=request.url.path,
+            instance=_instance(request),
         )
 
     @app.exception_handler(StarletteHTTPException)
@@ -101,7 +109,7 @@ def install_error_handlers(app: FastAPI) -> None:
             "http-error",
             titles.get(error.status_code, "Request failed"),
             str(error.detail),
-            instance=request.url.path,
+            instance=_instance(request),
             headers=getattr(error, "headers", None),
         )
 
@@ -114,22 +122,27 @@ def install_error_handlers(app: FastAPI) -> None:
             "service-unavailable",
             "Service unavailable",
             "The database is unavailable; retry shortly.",
-            instance=request.url.path,
+            instance=_instance(request),
             headers={"Retry-After": "2"},
         )
 
     @app.exception_handler(DBAPIError)
     async def database_error(request: Request, error: DBAPIError) -> JSONResponse:
-        if error.connection_invalidated:
+        # A connection lost mid-request (server restarting) is unavailability, not a bug.
+        if error.connection_invalidated or isinstance(error.orig, psycopg.OperationalError | psycopg.InterfaceError):
             return await database_down(request, error)
         log.exception("database error")
         return problem(
-            500, "internal-error", "Internal error", "An unexpected database error occurred.", instance=request.url.path
+            500,
+            "internal-error",
+            "Internal error",
+            "An unexpected database error occurred.",
+            instance=_instance(request),
         )
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return problem(
-            500, "internal-error", "Internal error", "An unexpected error occurred.", instance=request.url.path
+            500, "internal-error", "Internal error", "An unexpected error occurred.", instance=_instance(request)
         )

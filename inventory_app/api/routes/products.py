@@ -16,6 +16,8 @@ from inventory_app.services.products import ProductQuery
 
 router = APIRouter(prefix="/api/products", tags=["products"])
 MAX_IMPORT_BYTES = 20_000_000
+# OFFSET is a PostgreSQL bigint: a larger value used to fail in the database as a 500.
+MAX_OFFSET = 2**63 - 1
 
 IdempotencyKeyHeader = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 IfMatchHeader = Annotated[str | None, Header(alias="If-Match")]
@@ -35,7 +37,7 @@ async def list_products(
     low_stock: bool | None = None,
     sort: str = "name",
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> JSONResponse:
     query = ProductQuery(q=q, category=category, low_stock=low_stock, sort=sort, limit=limit, offset=offset)
     return JSONResponse(await run_in_threadpool(products.list_products, query))
@@ -142,6 +144,6 @@ async def adjust_stock(product_id: str, request: Request, idempotency_key: Idemp
 async def list_movements(
     product_id: str,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> JSONResponse:
     return JSONResponse(await run_in_threadpool(products.list_movements, product_id, limit=limit, offset=offset))

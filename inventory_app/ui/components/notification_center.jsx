@@ -49,19 +49,26 @@ export function NotificationCenter({ streamUrl, recentUrl }) {
   useEffect(() => {
     setReadMarkTime(readMark());
     let cancelled = false;
-    fetch(recentUrl, { headers: { Accept: "application/json" } })
-      .then((response) => (response.ok ? response.json() : { data: [] }))
-      .then((body) => {
-        if (!cancelled) add(body.data || []);
-      })
-      .catch(() => {});
+    const loadRecent = () =>
+      fetch(recentUrl, { headers: { Accept: "application/json" } })
+        .then((response) => (response.ok ? response.json() : { data: [] }))
+        .then((body) => {
+          if (!cancelled) add(body.data || []);
+        })
+        .catch(() => {});
+    loadRecent();
 
     let source = null;
     let retryTimer = null;
     let attempt = 0;
+    let everOpened = false;
     const connect = () => {
       source = new EventSource(streamUrl);
       source.onopen = () => {
+        // A new EventSource (after the server refused one) sends no Last-Event-ID, so nothing is
+        // replayed: read the log for what happened while disconnected (known ids are skipped).
+        if (everOpened) loadRecent();
+        everOpened = true;
         attempt = 0;
         setStatus("live");
       };
@@ -84,9 +91,7 @@ export function NotificationCenter({ streamUrl, recentUrl }) {
           }
         })
       );
-      source.addEventListener("gap", () => {
-        fetch(recentUrl).then((r) => (r.ok ? r.json() : { data: [] })).then((b) => add(b.data || [])).catch(() => {});
-      });
+      source.addEventListener("gap", loadRecent);
     };
     connect();
     return () => {

@@ -9,6 +9,9 @@ from inventory_app.ui.components.header import header
 from inventory_app.ui.states.analytics import AnalyticsState
 
 REFRESH_MS = 3000
+# Recharts animates bars on first render and on every data change; with a refresh every few seconds
+# the charts are often caught mid-animation, showing values they do not hold (e.g. in screenshots).
+ANIMATE = False
 SERIES = (
     ("created", "var(--indigo-9)"),
     ("updated", "var(--teal-9)"),
@@ -29,7 +32,10 @@ def events_chart() -> rx.Component:
     return rx.card(
         rx.heading("Events per minute by type", as_="h3", size="4"),
         rx.recharts.bar_chart(
-            *[rx.recharts.bar(data_key=name, stack_id="events", fill=color, name=name) for name, color in SERIES],
+            *[
+                rx.recharts.bar(data_key=name, stack_id="events", fill=color, name=name, is_animation_active=ANIMATE)
+                for name, color in SERIES
+            ],
             rx.recharts.x_axis(data_key="minute"),
             rx.recharts.y_axis(allow_decimals=False),
             rx.recharts.legend(),
@@ -47,7 +53,7 @@ def stock_value_chart() -> rx.Component:
     return rx.card(
         rx.heading("Stock value by category", as_="h3", size="4"),
         rx.recharts.bar_chart(
-            rx.recharts.bar(data_key="value", fill="var(--indigo-9)", name="stock value"),
+            rx.recharts.bar(data_key="value", fill="var(--indigo-9)", name="stock value", is_animation_active=ANIMATE),
             rx.recharts.x_axis(data_key="category"),
             rx.recharts.y_axis(),
             rx.recharts.graphing_tooltip(),

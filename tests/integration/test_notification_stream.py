@@ -1,0 +1,425 @@
+"""GET /api/notifications/stream against the running app and a notifier: latency, replay, fan-out, slow clients."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import socket
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+from inventory_app.services import products
+from schemas.registry import validate_notice
+from tests.integration.helpers import outbox_events, unique_sku
+
+STREAM = "/api/notifications/stream"
+NOTICE_LATENCY_S = 2.0
+CONCURRENT_CLIENTS = 200
+BURST = 300
+
+
+@dataclass
+class SseMessage:
+    event: str | None = None
+    id: str | None = None
+    data: str = ""
+    retry: int | None = None
+    comments: list[str] = field(default_factory=list)
+
+    def json(self) -> dict[str, Any]:
+        return json.loads(self.data)
+
+    @property
+    def is_notice(self) -> bool:
+        return self.event not in (None, "gap") and bool(self.data)
+
+
+def parse_block(lines: list[str]) -> SseMessage:
+    """One SSE message from its lines (the blank line that ends it excluded)."""
+    message, data = SseMessage(), []
+    for line in lines:
+        if line.startswith(":"):
+            message.comments.append(line[1:].strip())
+            continue
+        name, _, value = line.partition(":")
+        value = value.removeprefix(" ")
+        if name == "data":
+            data.append(value)
+        elif name == "event":
+            message.event = value
+        elif name == "id":
+            message.id = value
+        elif name == "retry":
+            message.retry = int(value)
+    message.data = "\n".join(data)
+    return message
+
+
+class SseReader:
+    """Reads one open stream message by message; every message read is kept in `received`."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self.response = response
+        self._lines = response.aiter_lines()
+        self.received: list[SseMessage] = []
+
+    async def next(self) -> SseMessage:
+        block: list[str] = []
+        async for line in self._lines:
+            if line:
+                block.append(line)
+            elif block:
+                message = parse_block(block)
+                self.received.append(message)
+                return message
+        raise AssertionError("the stream ended")
+
+    async def until(self, predicate: Callable[[SseMessage], bool], timeout_s: float, what: str) -> SseMessage:
+        try:
+            async with asyncio.timeout(timeout_s):
+                while not predicate(message := await self.next()):
+                    pass
+                return message
+        except TimeoutError:
+            raise AssertionError(f"no {what} within {timeout_s}s") from None
+
+    def notices(self) -> list[SseMessage]:
+        return [m for m in self.received if m.is_notice]
+
+
+def about(product_id: str, notice_type: str | None = None) -> Callable[[SseMessage], bool]:
+    def matches(message: SseMessage) -> bool:
+        if not message.is_notice:
+            return False
+        notice = message.json()
+        return notice["product_id"] == product_id and (notice_type is None or notice["type"] == notice_type)
+
+    return matches
+
+
+@asynccontextmanager
+async def open_stream(client: httpx.AsyncClient, last_event_id: str | None = None) -> AsyncIterator[SseReader]:
+    headers = {"Accept": "text/event-stream"}
+    if last_event_id:
+        headers["Last-Event-ID"] = last_event_id
+    async with client.stream("GET", STREAM, headers=headers) as response:
+        assert response.status_code == 200, await response.aread()
+        reader = SseReader(response)
+        first = await asyncio.wait_for(reader.next(), 10)
+        assert first.comments == ["connected"], first  # subscribed: what happens from now on is streamed
+        yield reader
+
+
+def stream_client(app_url: str, connections: int = 10) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        base_url=app_url,
+        timeout=httpx.Timeout(30, read=60),
+        limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
+    )
+
+
+async def create_product(client: httpx.AsyncClient, quantity: int = 1000, threshold: int = 0) -> str:
+    response = await client.post(
+        "/api/products",
+        json={
+            "sku": unique_sku("SSE"),
+            "name": "Stream widget",
+            "category": "Streams",
+            "price": "1.00",
+            "quantity": quantity,
+            "low_stock_threshold": threshold,
+        },
+    )
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
+
+
+async def adjust(client: httpx.AsyncClient, product_id: str, delta: int = -1) -> None:
+    response = await client.post(
+        f"/api/products/{product_id}/stock-adjustments", json={"delta": delta, "reason": "sold"}
+    )
+    assert response.status_code == 201, response.text
+
+
+@pytest.fixture(scope="module")
+def live_pipeline(app_url: str, workers) -> None:
+    """The app, relay, notifier and hub are connected: one product's notice has gone all the way through.
+
+    The first event after the workers start pays for their connections; the tests time the steady state.
+    """
+
+    async def warm_up() -> None:
+        async with stream_client(app_url) as client, open_stream(client) as reader:
+            product_id = await create_product(client)
+            await reader.until(about(product_id, "product_created"), 60, "warm-up notice")
+
+    asyncio.run(warm_up())
+
+
+def test_the_stream_starts_with_the_connected_comment_and_a_retry_hint(app_url: str) -> None:
+    host, port = urlsplit(app_url).hostname, urlsplit(app_url).port
+    with socket.create_connection((host, port), timeout=10) as sock:
+        sock.sendall(f"GET {STREAM} HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\n\r\n".encode())
+        received = b""
+        while not _sse_blocks(received):
+            chunk = sock.recv(4096)
+            assert chunk, received
+            received += chunk
+    head = received.partition(b"\r\n\r\n")[0]
+    assert head.startswith(b"HTTP/1.1 200"), head
+    assert b"content-type: text/event-stream" in head.lower()
+    assert _sse_blocks(received)[0].splitlines() == [": connected", "retry: 3000"]
+
+
+def test_a_client_receives_the_notice_within_2_s_of_the_api_change(
+    app_url: str, live_pipeline, engine, record_property
+) -> None:
+    async def scenario() -> tuple[float, SseMessage, str]:
+        async with stream_client(app_url) as client, open_stream(client) as reader:
+            product_id = await create_product(client)
+            answered = time.monotonic()
+            message = await reader.until(about(product_id, "product_created"), 15, "the product_created notice")
+            return time.monotonic() - answered, message, product_id
+
+    latency, message, product_id = asyncio.run(scenario())
+    record_property("notice_latency_s", round(latency, 3))
+    print(f"API response → SSE notice: {latency * 1000:.0f} ms")
+    notice = message.json()
+    validate_notice(notice)
+    event_id = outbox_events(engine, product_id)[0]["id"]
+    assert (message.id, message.event) == (event_id, "product_created")
+    assert notice["id"] == notice["event_id"] == event_id
+    assert latency < NOTICE_LATENCY_S
+
+
+def test_reconnecting_with_last_event_id_replays_exactly_the_missed_notices(
+    app_url: str, live_pipeline, engine
+) -> None:
+    async def scenario() -> None:
+        async with stream_client(app_url) as client:
+            async with open_stream(client) as reader:
+                product_id = await create_product(client)
+                last_seen = await reader.until(about(product_id), 15, "the product_created notice")
+            # Disconnected: three changes happen and reach the event log.
+            for _ in range(3):
+                await adjust(client, product_id)
+            missed = [e["id"] for e in outbox_events(engine, product_id)[1:]]
+            assert len(missed) == 3
+
+            async def logged() -> None:
+                while True:
+                    response = await client.get(f"/api/products/{product_id}/events")
+                    if response.status_code == 200 and {e["id"] for e in response.json()["data"]} >= set(missed):
+                        return
+                    await asyncio.sleep(0.2)
+
+            await asyncio.wait_for(logged(), 15)
+
+            async with open_stream(client, last_event_id=last_seen.id) as reader:
+                for expected in missed:
+                    message = await reader.until(about(product_id), 10, f"replayed notice {expected}")
+                    assert message.id == expected, "replayed out of order or a wrong one"
+                    validate_notice(message.json())
+                # Live notices continue on the same stream, and nothing replayed comes again.
+                await adjust(client, product_id)
+                live = await reader.until(about(product_id), 10, "the live notice after the replay")
+                assert live.id == outbox_events(engine, product_id)[-1]["id"]
+                ids = [m.id for m in reader.notices()]
+                assert len(ids) == len(set(ids)), "a notice was sent twice"
+                assert last_seen.id not in ids
+                assert not [m for m in reader.received if m.event == "gap"]
+
+    asyncio.run(scenario())
+
+
+def test_two_hundred_concurrent_clients_all_receive_one_broadcast(app_url: str, live_pipeline, record_property) -> None:
+    async def scenario() -> float:
+        async with stream_client(app_url, CONCURRENT_CLIENTS + 5) as client, AsyncExitStack() as streams:
+            readers = await asyncio.gather(
+                *(streams.enter_async_context(open_stream(client)) for _ in range(CONCURRENT_CLIENTS))
+            )
+            product_id = await create_product(client)
+            answered = time.monotonic()
+
+            async def receive(reader: SseReader) -> float:
+                await reader.until(about(product_id, "product_created"), 20, "the broadcast")
+                return time.monotonic() - answered
+
+            latencies = await asyncio.gather(*(receive(reader) for reader in readers))
+            assert len(latencies) == CONCURRENT_CLIENTS
+            return max(latencies)
+
+    slowest = asyncio.run(scenario())
+    record_property("broadcast_to_200_slowest_s", round(slowest, 3))
+    print(f"{CONCURRENT_CLIENTS} clients: the last received the notice {slowest * 1000:.0f} ms after the API response")
+    assert slowest < 5
+
+
+class StalledClient:
+    """A stream whose reader has stopped: a tiny receive buffer, and nothing read until `resume`."""
+
+    def __init__(self, app_url: str) -> None:
+        host, port = urlsplit(app_url).hostname, urlsplit(app_url).port
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+        self.sock.connect((host, port))
+        self.sock.sendall(f"GET {STREAM} HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\n\r\n".encode())
+
+    def resume(self, until: Callable[[list[SseMessage]], bool], timeout_s: float) -> list[SseMessage]:
+        """Read again until `until(messages)` holds or the stream goes quiet for a second."""
+        raw = b""
+        deadline = time.monotonic() + timeout_s
+        self.sock.settimeout(1.0)
+        messages: list[SseMessage] = []
+        while time.monotonic() < deadline:
+            try:
+                chunk = self.sock.recv(65536)
+            except TimeoutError:
+                break
+            if not chunk:
+                break
+            raw += chunk
+            # Chunked transfer encoding wraps the body; SSE blocks are found inside the chunks' payloads.
+            messages = [parse_block(b.splitlines()) for b in _sse_blocks(raw)]
+            if until(messages):
+                break
+        return messages
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def _sse_blocks(raw: bytes) -> list[str]:
+    head, _, body = raw.partition(b"\r\n\r\n")
+    if b"transfer-encoding: chunked" not in head.lower():
+        body, payload = b"", body
+    else:
+        payload = b""
+    while body:
+        size_line, sep, rest = body.partition(b"\r\n")
+        if not sep:
+            break
+        size = int(size_line, 16)
+        if len(rest) < size + 2:
+            break
+        payload += rest[:size]
+        body = rest[size + 2 :]
+    text = payload.decode(errors="replace").replace("\r\n", "\n")
+    return [block for block in text.split("\n\n")[:-1] if block.strip()]
+
+
+def test_a_client_that_stops_reading_does_not_delay_the_others(
+    app_url: str, live_pipeline, settings, engine, record_property
+) -> None:
+    stalled = StalledClient(app_url)
+
+    async def scenario() -> tuple[str, float, float]:
+        async with stream_client(app_url) as client, open_stream(client) as reader:
+            product_id = await create_product(client, quantity=BURST + 10)
+            await reader.until(about(product_id, "product_created"), 15, "the product_created notice")
+
+            def burst() -> None:
+                for _ in range(BURST):
+                    products.adjust_stock(product_id, {"delta": -1, "reason": "sold"}, engine=engine)
+
+            started = time.monotonic()
+            await asyncio.to_thread(burst)
+            burst_ids = [e["id"] for e in outbox_events(engine, product_id)[1:]]
+            assert len(burst_ids) == BURST
+            await reader.until(lambda m: m.id == burst_ids[-1], 60, "the burst's last notice")
+            burst_s = time.monotonic() - started
+            got = [m.id for m in reader.notices() if about(product_id)(m)]
+            assert got[-BURST:] == burst_ids, "the reading client missed or reordered notices"
+            assert not [m for m in reader.received if m.event == "gap"]
+
+            # The stalled client is still not reading: one more change reaches this client promptly.
+            await adjust(client, product_id)
+            answered = time.monotonic()
+            await reader.until(about(product_id), 10, "the notice after the burst")
+            return product_id, burst_s, time.monotonic() - answered
+
+    try:
+        product_id, burst_s, latency = asyncio.run(scenario())
+        record_property("burst_300_through_pipeline_s", round(burst_s, 3))
+        record_property("latency_while_a_client_is_stalled_s", round(latency, 3))
+        print(f"{BURST} changes reached a reading client in {burst_s:.2f}s; next notice in {latency * 1000:.0f} ms")
+        assert latency < NOTICE_LATENCY_S
+
+        # When the stalled client reads again it has lost nothing silently: either every notice is
+        # there, or a `gap` message says how many were dropped, and it holds at most its queue's worth.
+        last_id = outbox_events(engine, product_id)[-1]["id"]
+        messages = stalled.resume(lambda ms: any(m.id == last_id for m in ms), 30)
+        ours = [m for m in messages if about(product_id)(m)]
+        gaps = [m.json()["dropped"] for m in messages if m.event == "gap"]
+        print(f"stalled client on resume: {len(ours)} of our notices, gaps {gaps}")
+        assert ours and ours[-1].id == last_id, "the stalled client never caught up with the latest notice"
+        if not gaps:
+            assert [m.id for m in ours][-(BURST + 1) :] == [e["id"] for e in outbox_events(engine, product_id)[1:]]
+        else:
+            assert sum(gaps) > 0
+    finally:
+        stalled.close()
+
+
+def test_the_server_stops_promptly_with_streams_open(app_server, live_pipeline, record_property) -> None:
+    """A SIGTERM ends the open streams instead of waiting for their clients to leave."""
+    host, port = urlsplit(app_server.url).hostname, urlsplit(app_server.url).port
+    clients = []
+    for _ in range(3):
+        sock = socket.create_connection((host, port), timeout=10)
+        sock.sendall(f"GET {STREAM} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+        received = b""
+        while b": connected" not in received:
+            chunk = sock.recv(4096)
+            assert chunk, received
+            received += chunk
+        clients.append(sock)
+    try:
+        started = time.monotonic()
+        app_server.stop()
+        stop_s = time.monotonic() - started
+        record_property("sigterm_stop_with_3_streams_s", round(stop_s, 3))
+        print(f"SIGTERM to exit with 3 open streams: {stop_s:.2f}s")
+        assert stop_s < 10
+    finally:
+        for sock in clients:
+            with contextlib.suppress(OSError):
+                sock.close()
+        app_server.start()
+
+
+def test_a_full_client_queue_drops_the_oldest_notices_and_reports_the_gap(settings) -> None:
+    """The hub's bound, in process: a client that falls a queue behind gets a `gap`, then the newest."""
+    from inventory_app.adapters.notification_hub import NotificationHub, get_hub, set_hub
+    from inventory_app.api.routes.notifications import _stream
+
+    async def scenario() -> list[Any]:
+        hub = NotificationHub(settings.model_copy(update={"sse_client_queue_size": 4}))
+        previous = get_hub()
+        set_hub(hub)
+        try:
+            subscriber = hub.subscribe()
+            for n in range(10):
+                hub.broadcast({"id": f"notice-{n}", "type": "product_updated"})
+            assert subscriber.queue.qsize() == 4
+            stream = _stream(subscriber, None)
+            sent = [await anext(stream) for _ in range(6)]
+            hub.close()
+            sent.extend([message async for message in stream])
+            assert subscriber not in hub.subscribers
+            return sent
+        finally:
+            set_hub(previous)
+
+    connected, gap, *notices = asyncio.run(scenario())
+    assert connected.comment == "connected"
+    assert (gap.event, json.loads(gap.data)) == ("gap", {"dropped": 6})
+    assert [n.id for n in notices] == [f"notice-{n}" for n in range(6, 10)]
