@@ -52,8 +52,10 @@ UNDOCUMENTED_ROUTES: dict[tuple[str, str], str] = {
 #   the server deliberately tolerates (e.g. an `If-Match` of `3` or `"3"`, extra query parameters);
 # * positive_data_acceptance: valid requests legitimately fail on state (random product ids → 404,
 #   an existing SKU → 409, a stale If-Match → 412, selling more than is in stock → 409);
-# * use_after_free / ensure_resource_availability / ignored_auth / unsupported_method ...: stateful or
-#   auth checks; the API has no authentication and 405 answers are not part of the contract.
+# * use_after_free / ensure_resource_availability / ignored_auth: stateful and auth checks (the API has
+#   no authentication; stateful links are not described);
+# * unsupported_method: a wrong method on an /api path falls through to Reflex's catch-all frontend
+#   mount, which answers a plain-text 405 outside the API's error mapping (not part of the contract).
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -92,6 +94,21 @@ def _served_routes() -> Iterator[tuple[str, str]]:
         if isinstance(route, APIRoute):
             for method in route.methods - {"HEAD"}:
                 yield method.lower(), route.path
+
+
+@pytest.fixture(scope="module", autouse=True)
+def event_log_table(settings: Any) -> None:
+    """The event routes answer 503 until the notifier has created its DynamoDB table; on a fresh stack the
+    contract tests may run before any notifier did, so create it the way the notifier does."""
+    import asyncio
+
+    from inventory_app.adapters import aws, event_log
+
+    async def ensure() -> None:
+        async with aws.dynamodb_client(settings) as client:
+            await event_log.ensure_table(client, settings.dynamodb_events_table)
+
+    asyncio.run(ensure())
 
 
 # -- routes vs. contract ----------------------------------------------------------------------------
