@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from fastapi.routing import iter_route_contexts
 
 from inventory_app.api.errors import install_error_handlers
+from inventory_app.api.fallback import ApiFallbackMiddleware
 from inventory_app.api.routes import analytics, bench, docs, events, health, metrics, notifications, products
 from inventory_app.settings import get_settings
 
@@ -22,4 +24,7 @@ def create_api() -> FastAPI:
     api.include_router(metrics.router)
     if get_settings().bench_routes_enabled:
         api.include_router(bench.router)
+    # The API's own routes, taken before Reflex mounts its frontend at "".
+    own_routes = [context.original_route for context in iter_route_contexts(api.router.routes)]
+    api.add_middleware(ApiFallbackMiddleware, routes=own_routes)
     return api
