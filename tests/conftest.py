@@ -63,6 +63,12 @@ CHROMIUM_ARGS = [
 ]
 
 
+def run_async(coroutine):
+    from tests.support import run_async as run
+
+    return run(coroutine)
+
+
 def devstack(*args: str) -> None:
     subprocess.run([sys.executable, "-m", "devstack", *args], cwd=REPO_ROOT, check=True, timeout=300)
 
@@ -90,13 +96,37 @@ def engine(settings):
     return get_engine()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="session", autouse=True)
 def topics(settings) -> None:
-    import asyncio
-
+    """The session's topics exist and the broker's group coordinator is up before any test runs."""
     from inventory_app.adapters.kafka import ensure_topics
 
-    asyncio.run(ensure_topics(settings))
+    run_async(ensure_topics(settings))
+    # The first consumer group on a fresh broker creates __consumer_offsets; until then group calls
+    # fail with GroupCoordinatorNotAvailable. Warm it up once so no test meets that start-up state.
+    wait_for(lambda: _group_coordinator_ready(settings), 60, 0.5, "the group coordinator")
+
+
+def _group_coordinator_ready(settings) -> bool:
+    from aiokafka import AIOKafkaConsumer
+
+    async def probe() -> bool:
+        consumer = AIOKafkaConsumer(
+            settings.kafka_topic_product_events,
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            group_id=f"test-warmup-{RUN_ID}",
+            request_timeout_ms=5000,
+        )
+        try:
+            await consumer.start()
+            await consumer.getmany(timeout_ms=1000)
+            return bool(consumer.assignment())
+        except Exception:  # noqa: BLE001 - not ready yet; probed again
+            return False
+        finally:
+            await consumer.stop()
+
+    return run_async(probe())
 
 
 def wait_for(check, timeout_s: float, interval_s: float = 0.1, message: str = "condition"):
@@ -228,10 +258,48 @@ class SessionWorkers:
     notifier_group: str
     analytics_group: str
 
+    def wait_until_caught_up(self, settings, timeout_s: float = 180.0) -> None:
+        """Wait until both groups committed up to the end of the product-events topic.
+
+        Earlier tests can leave thousands of events behind (the 10,000-row import); a latency check
+        must start from an idle pipeline, not measure the backlog.
+        """
+        for group in (self.notifier_group, self.analytics_group):
+            wait_for(
+                lambda group=group: group_lag(settings, group, settings.kafka_topic_product_events) == 0,
+                timeout_s,
+                0.5,
+                f"{group} to catch up",
+            )
+
+
+def group_lag(settings, group: str, topic: str) -> int:
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    async def lag() -> int:
+        admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+        consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, group_id=None)
+        await admin.start()
+        await consumer.start()
+        try:
+            committed = {
+                tp.partition: meta.offset
+                for tp, meta in (await admin.list_consumer_group_offsets(group)).items()
+                if tp.topic == topic
+            }
+            partitions = [TopicPartition(topic, p) for p in range(settings.kafka_topic_partitions)]
+            ends = await consumer.end_offsets(partitions)
+            return sum(max(0, ends[tp] - committed.get(tp.partition, 0)) for tp in partitions)
+        finally:
+            await consumer.stop()
+            await admin.close()
+
+    return run_async(lag())
+
 
 def commit_group_at_end(settings, group: str, topic: str) -> None:
     """Commit the topic's current end offsets for `group`, so a new worker skips the shared topic's history."""
-    import asyncio
 
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -247,7 +315,7 @@ def commit_group_at_end(settings, group: str, topic: str) -> None:
         finally:
             await consumer.stop()
 
-    asyncio.run(commit())
+    run_async(commit())
 
 
 @pytest.fixture(scope="session")

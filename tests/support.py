@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,16 @@ from typing import Any
 from aiokafka import AIOKafkaClient, AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_async(coroutine: Any) -> Any:
+    """Run a coroutine to completion from sync test code, even while Playwright's sync API holds a loop.
+
+    `asyncio.run` refuses to start inside a running event loop (the session's browser keeps one), so the
+    coroutine runs on a short-lived thread of its own.
+    """
+    with ThreadPoolExecutor(max_workers=1) as executor:
+        return executor.submit(asyncio.run, coroutine).result()
 
 
 @dataclass
@@ -89,7 +100,7 @@ def wait_for_messages(bootstrap: str, topic: str, predicate, expected: int, time
     deadline = time.monotonic() + timeout_s
     matches: list[Message] = []
     while time.monotonic() < deadline:
-        matches = [m for m in asyncio.run(read_topic(bootstrap, topic)) if predicate(m)]
+        matches = [m for m in run_async(read_topic(bootstrap, topic)) if predicate(m)]
         if len(matches) >= expected:
             return matches
         time.sleep(0.3)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import socket
 import time
@@ -22,7 +21,7 @@ from backend_workers.notifier import archive
 from inventory_app.adapters import aws
 from inventory_app.adapters.kafka import ensure_topics
 from tests.conftest import wait_for
-from tests.support import Message, WorkerProcess, produce
+from tests.support import Message, WorkerProcess, produce, run_async
 
 NOTIFIER = "backend_workers.notifier"
 ANALYTICS = "backend_workers.analytics"
@@ -54,7 +53,7 @@ class IsolatedStores:
     @classmethod
     def create(cls, settings) -> IsolatedStores:
         stores = cls(*(unique_name(p) for p in ("t-events", "t-notices", "t-dlq", "t-table", "t-bucket", "g-worker")))
-        asyncio.run(ensure_topics(settings, [stores.product_events, stores.notifications, stores.dead_letters]))
+        run_async(ensure_topics(settings, [stores.product_events, stores.notifications, stores.dead_letters]))
         return stores
 
     def notifier_env(self, **overrides: str) -> dict[str, str]:
@@ -84,7 +83,7 @@ class IsolatedStores:
 def produce_events(settings, topic: str, events: list[dict[str, Any]]) -> None:
     """Key = product id (the event subject), as the outbox relay does."""
     messages = [(event["subject"].encode(), json.dumps(event).encode()) for event in events]
-    asyncio.run(produce(settings.kafka_bootstrap_servers, topic, messages))
+    run_async(produce(settings.kafka_bootstrap_servers, topic, messages))
 
 
 def read_messages(settings, topic: str, timeout_s: float = 10.0) -> list[Message]:
@@ -122,7 +121,7 @@ def read_messages(settings, topic: str, timeout_s: float = 10.0) -> list[Message
         finally:
             await consumer.stop()
 
-    return asyncio.run(read())
+    return run_async(read())
 
 
 def wait_for_topic_messages(settings, topic: str, predicate, expected: int, timeout_s: float = 30.0) -> list[Message]:
@@ -151,7 +150,7 @@ def stored_event_ids(settings, table: str) -> list[str]:
                 raise
         return ids
 
-    return asyncio.run(scan())
+    return run_async(scan())
 
 
 def archived_event_ids(settings, bucket: str) -> tuple[Counter[str], list[str]]:
@@ -173,7 +172,7 @@ def archived_event_ids(settings, bucket: str) -> tuple[Counter[str], list[str]]:
             unique = [event["id"] for event in await archive.read_archive(client, bucket)]
         return copies, unique
 
-    return asyncio.run(read())
+    return run_async(read())
 
 
 def processed_total(metrics_port: int) -> float:
@@ -198,7 +197,7 @@ def committed_offsets(settings, group: str, topic: str) -> dict[int, int]:
             await admin.close()
         return {tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == topic}
 
-    return asyncio.run(fetch())
+    return run_async(fetch())
 
 
 def last_assignment(worker: WorkerProcess) -> list[int] | None:

@@ -29,6 +29,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from tests.integration.helpers import assert_matches_contract
+from tests.support import run_async
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC_PATH = ROOT / "openapi" / "openapi.yaml"
@@ -100,7 +101,6 @@ def _served_routes() -> Iterator[tuple[str, str]]:
 def event_log_table(settings: Any) -> None:
     """The event routes answer 503 until the notifier has created its DynamoDB table; on a fresh stack the
     contract tests may run before any notifier did, so create it the way the notifier does."""
-    import asyncio
 
     from inventory_app.adapters import aws, event_log
 
@@ -108,7 +108,7 @@ def event_log_table(settings: Any) -> None:
         async with aws.dynamodb_client(settings) as client:
             await event_log.ensure_table(client, settings.dynamodb_events_table)
 
-    asyncio.run(ensure())
+    run_async(ensure())
 
 
 # -- routes vs. contract ----------------------------------------------------------------------------

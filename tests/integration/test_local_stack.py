@@ -9,6 +9,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from sqlalchemy import text
 
 from inventory_app.adapters import aws
+from tests.support import run_async
 
 
 def test_postgres_answers_a_query(engine) -> None:
@@ -38,7 +39,7 @@ def test_kafka_round_trips_a_message_on_a_fresh_topic(settings) -> None:
         finally:
             await consumer.stop()
 
-    assert asyncio.run(round_trip()) == payload
+    assert run_async(round_trip()) == payload
 
 
 def test_dynamodb_puts_and_gets_an_item(settings) -> None:
@@ -57,7 +58,7 @@ def test_dynamodb_puts_and_gets_an_item(settings) -> None:
             await client.delete_table(TableName=table)
             return item
 
-    assert asyncio.run(put_get())["value"] == {"N": "7"}
+    assert run_async(put_get())["value"] == {"N": "7"}
 
 
 def test_s3_puts_and_gets_an_object(settings) -> None:
@@ -71,4 +72,4 @@ def test_s3_puts_and_gets_an_object(settings) -> None:
             async with response["Body"] as body:
                 return await body.read()
 
-    assert asyncio.run(put_get()) == b"hello"
+    assert run_async(put_get()) == b"hello"

@@ -19,6 +19,7 @@ import pytest
 from inventory_app.services import products
 from schemas.registry import validate_notice
 from tests.integration.helpers import outbox_events, unique_sku
+from tests.support import run_async
 
 STREAM = "/api/notifications/stream"
 NOTICE_LATENCY_S = 2.0
@@ -161,7 +162,7 @@ def live_pipeline(app_url: str, workers) -> None:
             product_id = await create_product(client)
             await reader.until(about(product_id, "product_created"), 60, "warm-up notice")
 
-    asyncio.run(warm_up())
+    run_async(warm_up())
 
 
 def test_the_stream_starts_with_the_connected_comment_and_a_retry_hint(app_url: str) -> None:
@@ -189,7 +190,7 @@ def test_a_client_receives_the_notice_within_2_s_of_the_api_change(
             message = await reader.until(about(product_id, "product_created"), 15, "the product_created notice")
             return time.monotonic() - answered, message, product_id
 
-    latency, message, product_id = asyncio.run(scenario())
+    latency, message, product_id = run_async(scenario())
     record_property("notice_latency_s", round(latency, 3))
     print(f"API response → SSE notice: {latency * 1000:.0f} ms")
     notice = message.json()
@@ -237,7 +238,7 @@ def test_reconnecting_with_last_event_id_replays_exactly_the_missed_notices(
                 assert last_seen.id not in ids
                 assert not [m for m in reader.received if m.event == "gap"]
 
-    asyncio.run(scenario())
+    run_async(scenario())
 
 
 def test_two_hundred_concurrent_clients_all_receive_one_broadcast(app_url: str, live_pipeline, record_property) -> None:
@@ -257,7 +258,7 @@ def test_two_hundred_concurrent_clients_all_receive_one_broadcast(app_url: str, 
             assert len(latencies) == CONCURRENT_CLIENTS
             return max(latencies)
 
-    slowest = asyncio.run(scenario())
+    slowest = run_async(scenario())
     record_property("broadcast_to_200_slowest_s", round(slowest, 3))
     print(f"{CONCURRENT_CLIENTS} clients: the last received the notice {slowest * 1000:.0f} ms after the API response")
     assert slowest < 5
@@ -347,7 +348,7 @@ def test_a_client_that_stops_reading_does_not_delay_the_others(
             return product_id, burst_s, time.monotonic() - answered
 
     try:
-        product_id, burst_s, latency = asyncio.run(scenario())
+        product_id, burst_s, latency = run_async(scenario())
         record_property("burst_300_through_pipeline_s", round(burst_s, 3))
         record_property("latency_while_a_client_is_stalled_s", round(latency, 3))
         print(f"{BURST} changes reached a reading client in {burst_s:.2f}s; next notice in {latency * 1000:.0f} ms")
@@ -419,7 +420,7 @@ def test_a_full_client_queue_drops_the_oldest_notices_and_reports_the_gap(settin
         finally:
             set_hub(previous)
 
-    connected, gap, *notices = asyncio.run(scenario())
+    connected, gap, *notices = run_async(scenario())
     assert connected.comment == "connected"
     assert (gap.event, json.loads(gap.data)) == ("gap", {"dropped": 6})
     assert [n.id for n in notices] == [f"notice-{n}" for n in range(6, 10)]

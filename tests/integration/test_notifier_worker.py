@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections import Counter
 
 from tests.conftest import wait_for
-from tests.support import make_product_events, produce
+from tests.support import make_product_events, produce, run_async
 from tests.worker_support import (
     ALL_PARTITIONS,
     NOTIFIER,
@@ -79,7 +78,7 @@ def test_invalid_and_non_json_messages_are_dead_lettered_and_the_notifier_keeps_
     del invalid["data"]["product"]["sku"]  # valid JSON, violates product-created
     key = valid["subject"].encode()
     bad_values = [json.dumps(invalid).encode(), b"{not json"]
-    asyncio.run(
+    run_async(
         produce(
             settings.kafka_bootstrap_servers,
             stores.product_events,

@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from inventory_app.adapters.outbox import ClaimedRow, OutboxRelay, drop_blocked
 from inventory_app.services import products
-from tests.support import read_topic
+from tests.support import read_topic, run_async
 
 
 def test_rows_of_a_product_held_by_another_relay_block_its_later_rows() -> None:
@@ -54,10 +54,10 @@ def test_two_relays_racing_on_one_outbox_publish_every_event_exactly_once(settin
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    asyncio.run(race())
+    run_async(race())
     messages = [
         m
-        for m in asyncio.run(read_topic(settings.kafka_bootstrap_servers, settings.kafka_topic_product_events))
+        for m in run_async(read_topic(settings.kafka_bootstrap_servers, settings.kafka_topic_product_events))
         if m.key in ids
     ]
     counts = collections.Counter(m.json()["id"] for m in messages)

@@ -15,6 +15,8 @@ from aiokafka import AIOKafkaConsumer
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
+from tests.support import run_async
+
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas" / "events"
 
 
@@ -66,7 +68,7 @@ def test_a_plain_aiokafka_consumer_reads_and_validates_the_events(api: httpx.Cli
             await consumer.stop()
         return found
 
-    events = asyncio.run(consume())
+    events = run_async(consume())
     assert [e["type"] for e in events] == [
         "inventory.product.created",
         "inventory.product.updated",

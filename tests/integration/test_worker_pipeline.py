@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ from inventory_app.domain import events as domain_events
 from schemas.registry import validate_notice
 from tests.conftest import wait_for
 from tests.integration.helpers import unique_sku
+from tests.support import run_async
 from tests.worker_support import (
     RunningWorkers,
     archived_event_ids,
@@ -62,7 +62,7 @@ def start_group_at_end(settings, group: str, topic: str) -> None:
         finally:
             await consumer.stop()
 
-    asyncio.run(commit())
+    run_async(commit())
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +73,7 @@ def pipeline(settings, topics) -> Iterator[Pipeline]:
     and this module counts notices exactly.
     """
     notifications = unique_name("t-notices")
-    asyncio.run(ensure_topics(settings, [notifications]))
+    run_async(ensure_topics(settings, [notifications]))
     notifier_group, analytics_group = unique_name("g-pipeline-notifier"), unique_name("g-pipeline-analytics")
     for group in (notifier_group, analytics_group):
         start_group_at_end(settings, group, settings.kafka_topic_product_events)
@@ -162,7 +162,7 @@ def test_every_event_is_stored_once_in_the_dynamodb_event_log(settings, pipeline
             return await event_log.product_history(client, settings.dynamodb_events_table, scenario.product_id, 50)
 
     stored = wait_for(
-        lambda: (found := asyncio.run(history())) and len(found) >= EVENTS_PER_SCENARIO and found,
+        lambda: (found := run_async(history())) and len(found) >= EVENTS_PER_SCENARIO and found,
         30,
         0.3,
         "the product's events in DynamoDB",
@@ -174,7 +174,9 @@ def test_every_event_is_archived_to_s3_and_read_back_once(settings, pipeline, sc
     def ours() -> tuple[Counter[str], list[str]] | None:
         copies, unique = archived_event_ids(settings, settings.s3_archive_bucket)
         unique = [i for i in unique if i in scenario.event_ids]
-        return (copies, unique) if len(unique) == EVENTS_PER_SCENARIO else None
+        # Listing and reading race with the notifier's uploads: wait until both views are complete.
+        complete = len(unique) == EVENTS_PER_SCENARIO and all(copies[i] >= 1 for i in scenario.event_ids)
+        return (copies, unique) if complete else None
 
     copies, unique = wait_for(ours, 30, 0.5, "the product's events in the S3 archive")
     assert all(copies[i] >= 1 for i in scenario.event_ids)
