@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import random
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError
 from jsonschema import ValidationError
 from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
 
@@ -221,6 +223,20 @@ class ConsumeLoop:
                     raise
                 await asyncio.sleep(delay)
 
+    async def _restart_dlq_producer(self) -> None:
+        """An idempotent producer can stay fenced after a broker restart: replace it."""
+        if self.dlq_producer is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.dlq_producer.stop(), timeout=10)
+        self.dlq_producer = AIOKafkaProducer(
+            bootstrap_servers=self.settings.kafka_bootstrap_servers,
+            acks="all",
+            enable_idempotence=True,
+            request_timeout_ms=self.settings.kafka_request_timeout_ms,
+        )
+        with contextlib.suppress(Exception):  # still down: the next send fails and retries
+            await asyncio.wait_for(self.dlq_producer.start(), timeout=15)
+
     async def _stop_kafka(self) -> None:
         for client in (self.consumer, self.dlq_producer):
             if client is not None:
@@ -350,7 +366,6 @@ class ConsumeLoop:
                 await asyncio.sleep(delay)
 
     async def _dead_letter(self, record: ConsumerRecord, error: str) -> None:
-        assert self.dlq_producer is not None
         headers = [
             *(record.headers or []),
             ("dlq_error", error[:1000].encode()),
@@ -359,9 +374,28 @@ class ConsumeLoop:
             ("dlq_original_offset", str(record.offset).encode()),
             ("dlq_worker", self.name.encode()),
         ]
-        await self.dlq_producer.send_and_wait(
-            self.settings.kafka_topic_dead_letters, value=record.value, key=record.key, headers=headers
-        )
+        for attempt in range(1, self.settings.consumer_max_attempts + 1):
+            try:
+                assert self.dlq_producer is not None
+                await asyncio.wait_for(
+                    self.dlq_producer.send_and_wait(
+                        self.settings.kafka_topic_dead_letters, value=record.value, key=record.key, headers=headers
+                    ),
+                    timeout=30,
+                )
+                break
+            except (KafkaError, TimeoutError) as send_error:
+                if attempt == self.settings.consumer_max_attempts:
+                    # Give up with the offset uncommitted: a restarted worker dead-letters it again.
+                    raise
+                log.warning(
+                    "dead-letter send failed; restarting the producer",
+                    extra=fields(worker=self.name, attempt=attempt, error=str(send_error)),
+                )
+                await self._restart_dlq_producer()
+                await asyncio.sleep(
+                    backoff(attempt, self.settings.consumer_backoff_initial_s, self.settings.consumer_backoff_max_s)
+                )
         self.metrics.count_failed()
         log.error(
             "dead-lettered a message",

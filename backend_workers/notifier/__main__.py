@@ -7,8 +7,6 @@ import logging
 import sys
 from contextlib import AsyncExitStack
 
-from aiokafka import AIOKafkaProducer
-
 from backend_workers import logs
 from backend_workers.consumer import ConsumeLoop, backoff
 from backend_workers.notifier.archive import ensure_bucket
@@ -66,16 +64,9 @@ async def main() -> int:
         log.info("event table ready", extra=logs.fields(table=settings.dynamodb_events_table, ttl_enabled=ttl))
         await ensure_bucket(s3, settings.s3_archive_bucket)
         await ensure_topics(settings)
-        producer = AIOKafkaProducer(
-            bootstrap_servers=settings.kafka_bootstrap_servers,
-            acks="all",
-            enable_idempotence=True,
-            linger_ms=2,
-            request_timeout_ms=settings.kafka_request_timeout_ms,
-        )
-        await producer.start()
-        stack.push_async_callback(producer.stop)
-        handler = NotifierHandler(settings, dynamodb, s3, producer)
+        handler = NotifierHandler(settings, dynamodb, s3)
+        await handler.start_producer()
+        stack.push_async_callback(handler.stop_producer)
         loop = ConsumeLoop(
             "notifier",
             settings,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Sequence
@@ -47,7 +48,7 @@ def _missing_store(error: Exception) -> bool:
 
 
 class NotifierHandler:
-    def __init__(self, settings: Settings, dynamodb: Any, s3: Any, producer: AIOKafkaProducer) -> None:
+    def __init__(self, settings: Settings, dynamodb: Any, s3: Any, producer: AIOKafkaProducer | None = None) -> None:
         self.settings = settings
         self.dynamodb = dynamodb
         self.s3 = s3
@@ -59,6 +60,10 @@ class NotifierHandler:
         event = item.event
         notice = notice_for(event)
         validate_notice(notice)
+        if self.producer is None:
+            await self.reset_producer()
+            if self.producer is None:
+                raise DependencyUnavailable("Kafka producer for notices is not connected")
         try:
             created = await event_log.put_event(
                 self.dynamodb, self.settings.dynamodb_events_table, event, self.settings.event_retention_days
@@ -74,6 +79,11 @@ class NotifierHandler:
                 ),
                 timeout=30,
             )
+        except (KafkaError, TimeoutError) as error:
+            # An idempotent producer that lost its broker can stay fenced (OutOfOrderSequenceNumber):
+            # replace it, then let the loop retry the event.
+            await self.reset_producer()
+            raise DependencyUnavailable(str(error) or type(error).__name__) from error
         except Exception as error:  # noqa: BLE001 - classified by _raise_for: outage, vanished store or handler bug
             await self._raise_for(error)
         if created:
@@ -88,6 +98,31 @@ class NotifierHandler:
             await archive.archive_batch(self.s3, self.settings.s3_archive_bucket, batch)
         except Exception as error:  # noqa: BLE001 - classified by _raise_for: outage, vanished store or handler bug
             await self._raise_for(error)
+
+    async def start_producer(self) -> None:
+        self.producer = AIOKafkaProducer(
+            bootstrap_servers=self.settings.kafka_bootstrap_servers,
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=2,
+            request_timeout_ms=self.settings.kafka_request_timeout_ms,
+        )
+        try:
+            await asyncio.wait_for(self.producer.start(), timeout=self.settings.kafka_request_timeout_ms / 1000 + 5)
+        except Exception:
+            await self.stop_producer()
+            raise
+
+    async def stop_producer(self) -> None:
+        if self.producer is not None:
+            producer, self.producer = self.producer, None
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(producer.stop(), timeout=10)
+
+    async def reset_producer(self) -> None:
+        await self.stop_producer()
+        with contextlib.suppress(Exception):  # still down: the next attempt tries again
+            await self.start_producer()
 
     async def ensure_stores(self) -> None:
         await event_log.ensure_table(self.dynamodb, self.settings.dynamodb_events_table)

@@ -12,6 +12,7 @@ from inventory_app.api.errors import ProblemError
 from inventory_app.domain.errors import FieldError
 
 MAX_JSON_BODY_BYTES = 1_000_000
+MAX_DISCARD_BYTES = 16_000_000
 ETAG_PATTERN = re.compile(r'^\s*(?:W/)?"?(\d{1,10})"?\s*$')
 
 
@@ -27,11 +28,13 @@ async def read_json_body(request: Request) -> Any:
         )
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > MAX_JSON_BODY_BYTES:
+        await _discard_rest(request, 0)
         raise _too_large()
     body = bytearray()
     async for chunk in request.stream():
         body.extend(chunk)
         if len(body) > MAX_JSON_BODY_BYTES:
+            await _discard_rest(request, len(body))
             raise _too_large()
     try:
         payload = json.loads(body, parse_constant=_reject_constant)
@@ -43,6 +46,20 @@ async def read_json_body(request: Request) -> Any:
     except RecursionError:  # e.g. 100,000 nested `[`: the parser gives up (it used to be a 500)
         raise _malformed("The body is not valid JSON: it is nested too deeply.") from None
     return payload
+
+
+async def _discard_rest(request: Request, already_read: int) -> None:
+    """Read and drop the rest of an oversized body (up to a bound) before answering 413.
+
+    Answering while the client is still sending leaves the unread bytes on a keep-alive connection, and
+    the client's next request on it fails ("server disconnected"). Past the bound the connection is
+    not worth saving and the server closes it.
+    """
+    seen = already_read
+    async for chunk in request.stream():
+        seen += len(chunk)
+        if seen > MAX_DISCARD_BYTES:
+            return
 
 
 def _reject_constant(name: str) -> Any:
