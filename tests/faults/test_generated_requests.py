@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 
-from tests.contract.test_live_contract import SPEC_PATH
+from tests.contract.test_live_contract import SPEC_PATH, event_log_table  # noqa: F401 - autouse fixture
 
 pytestmark = pytest.mark.faults
 
