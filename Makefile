@@ -12,14 +12,17 @@ export REFLEX_CHECK_LATEST_VERSION := false
 export REFLEX_USE_SYSTEM_BUN := 1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: dev test down up status migrate venv bun schemas lint format bench seed clean
+.PHONY: dev test down up status migrate venv bun browser schemas lint format bench seed clean
 
 dev: venv bun up migrate ## run the app and both workers on the native local stack
 	@echo "Inventory app: http://127.0.0.1:$${APP_PORT:-3000}  (API docs: /api/docs; Ctrl-C stops; make down stops services)"
 	$(VENV)/bin/honcho start -f Procfile
 
-test: venv bun up ## every test: unit, contract, integration, end-to-end, faults
+test: venv bun browser up ## every test: unit, contract, integration, end-to-end, faults
 	$(PY) -m pytest
+
+browser:
+	@test -x /usr/bin/chromium || { echo "Chromium is missing (end-to-end tests drive it): apt-get install -y chromium"; exit 1; }
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import socket
-import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -13,7 +12,6 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from botocore.exceptions import ClientError
 
@@ -21,7 +19,7 @@ from backend_workers.notifier import archive
 from inventory_app.adapters import aws
 from inventory_app.adapters.kafka import ensure_topics
 from tests.conftest import wait_for
-from tests.support import Message, WorkerProcess, produce, run_async
+from tests.support import Message, WorkerProcess, produce, read_topic, run_async
 
 NOTIFIER = "backend_workers.notifier"
 ANALYTICS = "backend_workers.analytics"
@@ -87,41 +85,8 @@ def produce_events(settings, topic: str, events: list[dict[str, Any]]) -> None:
 
 
 def read_messages(settings, topic: str, timeout_s: float = 10.0) -> list[Message]:
-    """Every message on `topic` up to its current end.
-
-    Unlike `support.read_topic`, the partitions are assigned by number (every test topic has
-    `kafka_topic_partitions`): an unsubscribed consumer's metadata does not know the topic, so
-    `partitions_for_topic` answers None and `read_topic` returns nothing.
-    """
-
-    async def read() -> list[Message]:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False, auto_offset_reset="earliest"
-        )
-        await consumer.start()
-        try:
-            partitions = [TopicPartition(topic, p) for p in range(settings.kafka_topic_partitions)]
-            consumer.assign(partitions)
-            await consumer.seek_to_beginning(*partitions)
-            ends = await consumer.end_offsets(partitions)
-            remaining = {tp for tp in partitions if ends[tp] > 0}
-            out: list[Message] = []
-            deadline = time.monotonic() + timeout_s
-            while remaining and time.monotonic() < deadline:
-                for tp, records in (await consumer.getmany(timeout_ms=500, max_records=5000)).items():
-                    for r in records:
-                        if r.offset < ends[tp]:
-                            key = r.key.decode() if r.key else None
-                            headers = {k: v.decode() for k, v in (r.headers or [])}
-                            out.append(Message(r.topic, r.partition, r.offset, key, r.value, headers))
-                        if r.offset >= ends[tp] - 1:
-                            remaining.discard(tp)
-            assert not remaining, f"could not read {topic} to its end within {timeout_s}s"
-            return out
-        finally:
-            await consumer.stop()
-
-    return run_async(read())
+    """Every message on `topic` up to its current end."""
+    return run_async(read_topic(settings.kafka_bootstrap_servers, topic, timeout_s))
 
 
 def wait_for_topic_messages(settings, topic: str, predicate, expected: int, timeout_s: float = 30.0) -> list[Message]:

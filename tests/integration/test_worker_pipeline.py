@@ -10,14 +10,13 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from sqlalchemy import bindparam, text
 
 from inventory_app.adapters import aws, event_log
 from inventory_app.adapters.kafka import ensure_topics
 from inventory_app.domain import events as domain_events
 from schemas.registry import validate_notice
-from tests.conftest import wait_for
+from tests.conftest import commit_group_at_end, wait_for
 from tests.integration.helpers import unique_sku
 from tests.support import run_async
 from tests.worker_support import (
@@ -47,24 +46,6 @@ class Scenario:
         return {e["id"] for e in self.events}
 
 
-def start_group_at_end(settings, group: str, topic: str) -> None:
-    """Commit the topic's current end offsets for `group`: a new worker skips the shared topic's history."""
-
-    async def commit() -> None:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap_servers, group_id=group, enable_auto_commit=False
-        )
-        await consumer.start()
-        try:
-            partitions = [TopicPartition(topic, p) for p in range(settings.kafka_topic_partitions)]
-            consumer.assign(partitions)
-            await consumer.commit(await consumer.end_offsets(partitions))
-        finally:
-            await consumer.stop()
-
-    run_async(commit())
-
-
 @pytest.fixture(scope="module")
 def pipeline(settings, topics) -> Iterator[Pipeline]:
     """A notifier and an analytics worker on the session's topic, table and bucket, in groups of their own.
@@ -76,7 +57,7 @@ def pipeline(settings, topics) -> Iterator[Pipeline]:
     run_async(ensure_topics(settings, [notifications]))
     notifier_group, analytics_group = unique_name("g-pipeline-notifier"), unique_name("g-pipeline-analytics")
     for group in (notifier_group, analytics_group):
-        start_group_at_end(settings, group, settings.kafka_topic_product_events)
+        commit_group_at_end(settings, group, settings.kafka_topic_product_events)
     with RunningWorkers() as workers:
         notifier = workers.start(
             "backend_workers.notifier",
