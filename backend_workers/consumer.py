@@ -298,16 +298,56 @@ class ConsumeLoop:
                 )
 
     async def _handle_records(self, records: list[ConsumerRecord]) -> list[ConsumedEvent]:
-        handled: list[ConsumedEvent] = []
+        parsed: list[ConsumedEvent] = []
         for record in records:
             try:
-                item = ConsumedEvent(record, parse(record))
+                parsed.append(ConsumedEvent(record, parse(record)))
             except ValueError as error:
                 await self._dead_letter(record, str(error))
-                continue
+        handle_batch = getattr(self.handler, "handle_batch", None)
+        if handle_batch is not None and len(parsed) > 1:
+            # Fast path: the whole poll at once (the handler may work concurrently). Outages are waited
+            # out here; any other failure falls back to one event at a time, which isolates the event
+            # that fails so only it is retried and dead-lettered.
+            try:
+                await self._wait_out_outages(lambda: handle_batch(parsed))
+                return parsed
+            except StopDuringOutage:
+                raise
+            except Exception as error:  # noqa: BLE001 - retried below, event by event
+                log.warning(
+                    "batch failed; handling its events one by one",
+                    extra=fields(worker=self.name, error=repr(error), events=len(parsed)),
+                )
+        handled: list[ConsumedEvent] = []
+        for item in parsed:
             if await self._with_retries(lambda item=item: self.handler.handle(item), item):
                 handled.append(item)
         return handled
+
+    async def _wait_out_outages(self, call) -> None:
+        """Retry `call` while it reports DependencyUnavailable (bounded); let any other error through."""
+        attempt = 0
+        outage_started = time.monotonic()
+        while True:
+            attempt += 1
+            try:
+                await call()
+                return
+            except DependencyUnavailable as error:
+                if self.stopping.is_set():
+                    raise StopDuringOutage(str(error)) from error
+                if time.monotonic() - outage_started > self.outage_limit_s:
+                    raise SystemExit(f"{self.name}: dependency down for over {self.outage_limit_s:.0f}s") from error
+                delay = backoff(
+                    min(attempt, 8), self.settings.consumer_backoff_initial_s, self.settings.consumer_backoff_max_s
+                )
+                log.warning(
+                    "dependency unavailable; offsets held",
+                    extra=fields(worker=self.name, error=str(error), retry_in_s=round(delay, 2)),
+                )
+                self.metrics.retries.inc()
+                await asyncio.sleep(delay)
 
     async def _flush_and_commit(self, records: list[ConsumerRecord], handled: list[ConsumedEvent]) -> None:
         await self._with_retries(lambda: self.handler.flush(handled), None)
