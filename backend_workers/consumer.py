@@ -335,19 +335,22 @@ class ConsumeLoop:
                 await call()
                 return
             except DependencyUnavailable as error:
-                if self.stopping.is_set():
-                    raise StopDuringOutage(str(error)) from error
-                if time.monotonic() - outage_started > self.outage_limit_s:
-                    raise SystemExit(f"{self.name}: dependency down for over {self.outage_limit_s:.0f}s") from error
-                delay = backoff(
-                    min(attempt, 8), self.settings.consumer_backoff_initial_s, self.settings.consumer_backoff_max_s
-                )
-                log.warning(
-                    "dependency unavailable; offsets held",
-                    extra=fields(worker=self.name, error=str(error), retry_in_s=round(delay, 2)),
-                )
-                self.metrics.retries.inc()
-                await asyncio.sleep(delay)
+                await self._pause_for_outage(error, attempt, outage_started)
+
+    async def _pause_for_outage(self, error: DependencyUnavailable, attempt: int, outage_started: float) -> None:
+        """Back off while a store is down; offsets stay uncommitted, so nothing is lost whatever happens next."""
+        if self.stopping.is_set():
+            # Nothing committed past the last good flush: a restart resumes right here.
+            raise StopDuringOutage(str(error)) from error
+        if time.monotonic() - outage_started > self.outage_limit_s:
+            raise SystemExit(f"{self.name}: dependency down for over {self.outage_limit_s:.0f}s: {error}") from error
+        delay = backoff(min(attempt, 8), self.settings.consumer_backoff_initial_s, self.settings.consumer_backoff_max_s)
+        log.warning(
+            "dependency unavailable; offsets held",
+            extra=fields(worker=self.name, error=str(error), retry_in_s=round(delay, 2)),
+        )
+        self.metrics.retries.inc()
+        await asyncio.sleep(delay)
 
     async def _flush_and_commit(self, records: list[ConsumerRecord], handled: list[ConsumedEvent]) -> None:
         await self._with_retries(lambda: self.handler.flush(handled), None)
@@ -361,7 +364,8 @@ class ConsumeLoop:
         self.metrics.count_processed(len(handled))
 
     async def _with_retries(self, call, item: ConsumedEvent | None) -> bool:
-        """Handler failures: bounded retries then dead letter. Store outages: wait (bounded) and retry."""
+        """Handler failures: bounded retries, then the event's dead letter (a failing flush, which covers
+        the whole batch, gets a longer budget and then stops the worker). Store outages: wait and retry."""
         attempt = 0
         outage_started: float | None = None
         while True:
@@ -370,33 +374,15 @@ class ConsumeLoop:
                 await call()
                 return True
             except DependencyUnavailable as error:
-                if self.stopping.is_set():
-                    # Nothing committed past the last good flush: a restart resumes right here.
-                    raise StopDuringOutage(str(error)) from error
                 outage_started = outage_started or time.monotonic()
-                if time.monotonic() - outage_started > self.outage_limit_s:
-                    # Offsets stay uncommitted: a restarted worker resumes from here, nothing is lost.
-                    raise SystemExit(
-                        f"{self.name}: dependency down for over {self.outage_limit_s:.0f}s: {error}"
-                    ) from error
-                delay = backoff(
-                    min(attempt, 8), self.settings.consumer_backoff_initial_s, self.settings.consumer_backoff_max_s
-                )
-                log.warning(
-                    "dependency unavailable; offsets held",
-                    extra=fields(worker=self.name, error=str(error), retry_in_s=round(delay, 2)),
-                )
-                self.metrics.retries.inc()
-                await asyncio.sleep(delay)
+                await self._pause_for_outage(error, attempt, outage_started)
             except Exception as error:
-                if attempt >= self.settings.consumer_max_attempts or item is None:
+                limit = self.settings.consumer_max_attempts * (4 if item is None else 1)
+                if attempt >= limit:
                     if item is None:
-                        # A failing flush covers the whole batch; treat as an outage of the store.
-                        if attempt >= self.settings.consumer_max_attempts * 4:
-                            raise
-                    else:
-                        await self._dead_letter(item.record, f"handler failed {attempt} times: {error!r}")
-                        return False
+                        raise
+                    await self._dead_letter(item.record, f"handler failed {attempt} times: {error!r}")
+                    return False
                 delay = backoff(attempt, self.settings.consumer_backoff_initial_s, self.settings.consumer_backoff_max_s)
                 log.warning(
                     "handler failed; retrying",

@@ -18,7 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import http_bench, pipeline_bench, sse_bench
-from bench.harness import REPO_ROOT, App, ensure_database, migrate
+from bench.harness import LOG_DIR, REPO_ROOT, ensure_database, migrate
+from devstack.app_process import AppProcess
 from devstack.config import StackConfig
 from inventory_app.adapters.outbox import psycopg_url
 from inventory_app.settings import Settings
@@ -69,7 +70,7 @@ def main() -> int:
         "runs": RUNS,
         "duration_s": DURATION_S,
     }
-    app = App(PORT, env)
+    app = AppProcess(PORT, LOG_DIR / f"bench-app-{PORT}.log", env)
     notifier = None
     app.start()
     try:

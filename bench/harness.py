@@ -5,15 +5,11 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
-
-import httpx
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LOG_DIR = REPO_ROOT / ".devstack" / "logs"
@@ -64,58 +60,6 @@ def wrk(
         _ms(p50.group(1)) if p50 else None,
         _ms(p99.group(1)) if p99 else None,
     )
-
-
-class App:
-    """The Reflex app in prod mode, as `make dev` runs it, on its own port."""
-
-    def __init__(self, port: int, env: dict[str, str]) -> None:
-        self.port = port
-        self.url = f"http://127.0.0.1:{port}"
-        self.env = env
-        self.process: subprocess.Popen | None = None
-
-    def start(self, timeout_s: float = 240) -> None:
-        LOG_DIR.mkdir(parents=True, exist_ok=True)
-        log = open(LOG_DIR / f"bench-app-{self.port}.log", "ab")  # noqa: SIM115 - lives with the process
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "reflex",
-                "run",
-                "--env",
-                "prod",
-                "--single-port",
-                "--frontend-port",
-                str(self.port),
-            ],
-            cwd=REPO_ROOT,
-            env={**os.environ, **self.env, "APP_PORT": str(self.port)},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise SystemExit(f"bench app exited; see {LOG_DIR}/bench-app-{self.port}.log")
-            try:
-                if httpx.get(f"{self.url}/api/health", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        raise SystemExit("bench app did not start")
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
 
 
 def ensure_database(admin_url: str, name: str) -> None:
