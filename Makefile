@@ -11,6 +11,9 @@ export REFLEX_TELEMETRY_ENABLED := false
 export REFLEX_CHECK_LATEST_VERSION := false
 export REFLEX_USE_SYSTEM_BUN := 1
 export PYTHONUNBUFFERED := 1
+# Two server workers (one per core here); Reflex keeps UI state in Redis so either can serve a session.
+export GRANIAN_WORKERS ?= 2
+export REFLEX_REDIS_URL ?= redis://127.0.0.1:6390/0
 
 .PHONY: dev test down up status migrate venv bun browser schemas lint format bench seed clean
 

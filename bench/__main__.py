@@ -14,11 +14,12 @@ import subprocess
 import sys
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import http_bench, pipeline_bench, sse_bench
-from bench.harness import LOG_DIR, REPO_ROOT, ensure_database, migrate
+from bench import http_bench, pipeline_bench, profile, sse_bench
+from bench.harness import LOG_DIR, REPO_ROOT, ensure_database, migrate, wrk
 from devstack.app_process import AppProcess
 from devstack.config import StackConfig
 from inventory_app.adapters.outbox import psycopg_url
@@ -29,6 +30,8 @@ PORT = int(os.environ.get("BENCH_APP_PORT", "3300"))
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 DURATION_S = int(os.environ.get("BENCH_DURATION_S", "10"))
 EVENTS = int(os.environ.get("BENCH_EVENTS", "20000"))
+PROFILE = os.environ.get("BENCH_PROFILE", "") not in ("", "0", "false")
+WORKERS = os.environ.get("GRANIAN_WORKERS", "1")
 
 
 def worker(module: str, env: dict[str, str], name: str) -> subprocess.Popen:
@@ -69,6 +72,7 @@ def main() -> int:
         "python": platform.python_version(),
         "runs": RUNS,
         "duration_s": DURATION_S,
+        "workers": WORKERS,
     }
     app = AppProcess(PORT, LOG_DIR / f"bench-app-{PORT}.log", env)
     notifier = None
@@ -81,16 +85,26 @@ def main() -> int:
         print("writes...", flush=True)
         write_products = [p["id"] for p in products[:100]]
         results["writes"] = http_bench.writes(app.url, write_products, RUNS, DURATION_S)
+        results["stale_reads"] = http_bench.stale_reads_after_writes(app.url, products[199]["id"], 500)
+        if PROFILE:
+            profile_http(app, products[0]["id"], write_products)
         results["raw_insert_baseline_per_s"] = http_bench.raw_insert_baseline(psycopg_url(database_url), DURATION_S)
         results["write_events"] = count_write_events(settings, write_products)
         print("write → SSE latency...", flush=True)
         notifier = worker("backend_workers.notifier", env, f"notifier-{run}")
         time.sleep(5)
         results["sse_latency"] = asyncio.run(sse_bench.write_to_sse_latency(app.url, products[100:150], 200, 20))
+        app.stop()
+        # Clients per *process*: a second app with a single server worker, so every stream lands on it.
         print("SSE clients per process...", flush=True)
-        results["sse_clients"] = asyncio.run(
-            sse_bench.clients_per_process(app.url, products[150]["id"], [200, 500, 1000, 2000])
-        )
+        single = AppProcess(PORT + 1, LOG_DIR / f"bench-app-{PORT + 1}.log", {**env, "GRANIAN_WORKERS": "1"})
+        single.start()
+        try:
+            results["sse_clients"] = asyncio.run(
+                sse_bench.clients_per_process(single.url, products[150]["id"], [500, 1000, 2000, 3000])
+            )
+        finally:
+            single.stop()
     finally:
         if notifier is not None:
             notifier.terminate()
@@ -108,6 +122,25 @@ def main() -> int:
     write_results(results)
     print(json.dumps(results, indent=2, default=str))
     return 0
+
+
+def profile_http(app: AppProcess, product_id: str, write_products: list[str]) -> None:
+    """One py-spy profile per HTTP target, of the busiest server worker, while wrk loads it."""
+    assert app.process is not None
+    seconds = min(DURATION_S, 8)
+    urls = list(http_bench.read_targets(app.url, product_id).values())
+    loads = {
+        f"http-{slug}": (lambda url=url: wrk(url, duration_s=seconds + 4))
+        for slug, url in zip(("constant", "get", "list"), urls, strict=True)
+    }
+    loads["http-write"] = lambda: http_bench.write_run(app.url, write_products, seconds + 4)
+    for name, load in loads.items():
+        print(f"profiling {name}...", flush=True)
+        with ThreadPoolExecutor(max_workers=1) as executor:
+            running = executor.submit(load)
+            time.sleep(2)
+            profile.record(profile.busiest_worker(app.process.pid), seconds, name, f"make bench, {WORKERS} workers")
+            running.result()
 
 
 def count_write_events(settings: Settings, product_ids: list[str]) -> dict[str, int]:
@@ -149,7 +182,8 @@ def write_results(r: dict) -> None:
         "",
         f"Measured {r['date']} on this machine: {r['cores']} cores, Python {r['python']}; command: `make bench`",
         f"(`python -m bench`; {r['runs']} runs of {r['duration_s']} s each, medians; wrk -t2 -c64). The app runs as",
-        "`make dev` runs it: `reflex run --env prod --single-port` (one granian worker), against the native stack.",
+        f"`make dev` runs it: `reflex run --env prod --single-port` with {r['workers']} granian workers "
+        "(GRANIAN_WORKERS), against the native stack.",
         "",
         "## HTTP",
         "",
@@ -170,6 +204,9 @@ def write_results(r: dict) -> None:
         "",
         f"Events of the write benchmark: {r['write_events']} (every ledger row has exactly one ProductUpdated "
         "on the topic when `lost` and `duplicated` are 0).",
+        "",
+        f"Read-after-write across workers: {r['stale_reads']['stale']} stale of {r['stale_reads']['pairs']} "
+        "(write on one connection, read the product at once on a new connection that may reach another worker).",
         "",
         "## Event pipeline",
         "",
@@ -192,7 +229,8 @@ def write_results(r: dict) -> None:
     ]
     for c in r["sse_clients"]:
         lines.append(
-            f"| {c['clients']} | {c['connected']} | {c['received']} | {c['within_1s']} | {c['slowest_s']:.2f} |"
+            f"| {c['clients']} | {c['connected']} | {c['received']} | {c['within_1s']} | {c['slowest_s']:.2f} | "
+            f"{c.get('error', '')} |"
         )
     lines += [
         "",

@@ -35,12 +35,16 @@ def seed_products(base_url: str, count: int) -> list[dict[str, Any]]:
     return products
 
 
-def reads(base_url: str, product_id: str, runs: int, duration_s: int) -> dict[str, Any]:
-    targets = {
+def read_targets(base_url: str, product_id: str) -> dict[str, str]:
+    return {
         "constant route (ceiling)": f"{base_url}/bench/constant",
         "GET /api/products/{id}": f"{base_url}/api/products/{product_id}",
         "GET /api/products?limit=50": f"{base_url}/api/products?limit=50",
     }
+
+
+def reads(base_url: str, product_id: str, runs: int, duration_s: int) -> dict[str, Any]:
+    targets = read_targets(base_url, product_id)
     results: dict[str, list] = {name: [] for name in targets}
     for _ in range(runs):  # interleaved, so drift hits every target alike
         for name, url in targets.items():
@@ -56,16 +60,14 @@ def reads(base_url: str, product_id: str, runs: int, duration_s: int) -> dict[st
     }
 
 
+def write_run(base_url: str, product_ids: list[str], duration_s: int) -> Any:
+    return wrk(
+        base_url, duration_s=duration_s, script=REPO_ROOT / "bench" / "adjust.lua", script_args=[",".join(product_ids)]
+    )
+
+
 def writes(base_url: str, product_ids: list[str], runs: int, duration_s: int) -> dict[str, Any]:
-    results = [
-        wrk(
-            base_url,
-            duration_s=duration_s,
-            script=REPO_ROOT / "bench" / "adjust.lua",
-            script_args=[",".join(product_ids)],
-        )
-        for _ in range(runs)
-    ]
+    results = [write_run(base_url, product_ids, duration_s) for _ in range(runs)]
     return {
         "rps": median([r.requests_per_s for r in results]),
         "p99_ms": median([r.latency_p99_ms or 0 for r in results]),
@@ -95,3 +97,21 @@ def raw_insert_baseline(psycopg_url: str, duration_s: int, threads: int = 8) -> 
     with psycopg.connect(psycopg_url, autocommit=True) as connection:
         connection.execute("DROP TABLE bench_insert")
     return sum(counts) / duration_s
+
+
+def stale_reads_after_writes(base_url: str, product_id: str, count: int) -> dict[str, int]:
+    """Write on one connection, read on a new one (which may land on another server worker), `count` times.
+
+    A read older than the write it follows means a worker served its cache before the change
+    notification reached it; the caches promise to catch up, not that this never happens.
+    """
+    stale = 0
+    with httpx.Client(base_url=base_url, timeout=30) as writer:
+        for _ in range(count):
+            written = writer.post(
+                f"/api/products/{product_id}/stock-adjustments", json={"delta": 1, "reason": "received"}
+            ).json()["product"]["version"]
+            with httpx.Client(base_url=base_url, timeout=30) as reader:
+                if reader.get(f"/api/products/{product_id}").json()["version"] < written:
+                    stale += 1
+    return {"pairs": count, "stale": stale}

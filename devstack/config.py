@@ -62,6 +62,10 @@ class StackConfig:
     def aws_endpoint(self) -> str:
         return f"http://{self.host}:{self.aws_port}"
 
+    @property
+    def redis_url(self) -> str:
+        return f"redis://{self.host}:{self.redis_port}/0"
+
     def env_exports(self) -> dict[str, str]:
         """Every address another tool needs, under the names `inventory_app.settings` reads."""
         return {
@@ -73,4 +77,5 @@ class StackConfig:
             "AWS_REGION": "us-east-1",
             "AWS_ACCESS_KEY_ID": "local",
             "AWS_SECRET_ACCESS_KEY": "local",
+            "REFLEX_REDIS_URL": self.redis_url,
         }

@@ -1,4 +1,4 @@
-"""The local services: PostgreSQL, Kafka in KRaft mode and the moto DynamoDB/S3 server."""
+"""The local services: PostgreSQL, Kafka in KRaft mode, the moto DynamoDB/S3 server and Redis."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import os
 import pwd
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import urllib.request
@@ -30,6 +31,8 @@ INSTALL_HINTS = {
     "postgres": "PostgreSQL server binaries are missing: `apt-get install -y postgresql`.",
     "moto_server": "moto_server is missing: run `make venv` (pip install -r requirements.txt).",
     "runuser": "runuser is missing (util-linux): `apt-get install -y util-linux`.",
+    "redis-server": "redis-server is missing (Reflex keeps UI state there when several workers serve): "
+    "`apt-get install -y redis-server`.",
 }
 
 
@@ -192,6 +195,9 @@ class Postgres(Service):
                 "fsync=on",
                 "-c",
                 "synchronous_commit=on",
+                # Per-statement timings for profiling (`make bench` reads them; see bench/NOTES.md).
+                "-c",
+                "shared_preload_libraries=pg_stat_statements",
             ],
             self.log_file,
             self.pid_file,
@@ -427,8 +433,46 @@ class AwsApi(Service):
         return signal.SIGINT  # moto may ignore SIGTERM while clients hold connections
 
 
+class Redis(Service):
+    """Debian's redis-server: Reflex's state store, so several app workers can serve one UI session."""
+
+    name = "redis"
+    start_timeout_s = 20.0
+
+    def describe(self) -> str:
+        return self.config.redis_url
+
+    def _launch(self) -> None:
+        binary = require("redis-server")
+        # Reflex state is a cache of UI sessions: nothing to persist, so no RDB/AOF files.
+        spawn(
+            [
+                binary,
+                "--bind",
+                self.config.host,
+                "--port",
+                str(self.config.redis_port),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.dir),
+            ],
+            self.log_file,
+            self.pid_file,
+        )
+
+    def healthy(self) -> bool:
+        if not port_open(self.config.host, self.config.redis_port):
+            return False
+        with socket.create_connection((self.config.host, self.config.redis_port), timeout=2) as conn:
+            conn.sendall(b"PING\r\n")
+            return conn.recv(16).startswith(b"+PONG")
+
+
 def all_services(config: StackConfig) -> list[Service]:
-    return [Postgres(config), Kafka(config), AwsApi(config)]
+    return [Postgres(config), Kafka(config), AwsApi(config), Redis(config)]
 
 
 def by_name(config: StackConfig, name: str) -> Service:

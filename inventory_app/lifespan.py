@@ -9,9 +9,12 @@ from contextlib import asynccontextmanager, suppress
 
 from starlette.concurrency import run_in_threadpool
 
+from inventory_app.adapters.change_feed import ProductChangeFeed
 from inventory_app.adapters.db import assert_migrated
 from inventory_app.adapters.notification_hub import NotificationHub, set_hub
 from inventory_app.adapters.outbox import OutboxRelay
+from inventory_app.adapters.pg_pool import close_pool, get_pool
+from inventory_app.services.read_cache import get_read_cache
 from inventory_app.settings import get_settings
 
 log = logging.getLogger("inventory_app")
@@ -22,6 +25,16 @@ async def check_database_migrated() -> AsyncIterator[None]:
     """Refuse to serve on an unmigrated database, with a message saying what to run."""
     await run_in_threadpool(assert_migrated)
     yield
+
+
+@asynccontextmanager
+async def database_pool() -> AsyncIterator[None]:
+    """The async connection pool of this worker's event loop: opened at start, closed at shutdown."""
+    await get_pool()
+    try:
+        yield
+    finally:
+        await close_pool()
 
 
 @asynccontextmanager
@@ -39,6 +52,19 @@ async def outbox_relay() -> AsyncIterator[None]:
         task.cancel()
         with suppress(asyncio.CancelledError, Exception):
             await asyncio.wait_for(task, timeout=10)
+
+
+@asynccontextmanager
+async def product_change_feed() -> AsyncIterator[None]:
+    """Keep this process's read cache in step with commits made anywhere (LISTEN product_changes)."""
+    feed = ProductChangeFeed(get_settings(), get_read_cache())
+    task = asyncio.create_task(feed.run_forever(), name="product-change-feed")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with suppress(asyncio.CancelledError, Exception):
+            await asyncio.wait_for(task, timeout=5)
 
 
 @asynccontextmanager

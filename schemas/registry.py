@@ -7,6 +7,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import jsonschema_rs
 from jsonschema import Draft202012Validator, ValidationError
 from referencing import Registry, Resource
 
@@ -70,6 +71,26 @@ def validator_for(schema_file: str) -> Draft202012Validator:
     )
 
 
+@cache
+def _fast_validator_for(schema_file: str) -> Any:
+    """The same schema compiled by jsonschema-rs (Rust): ~100x faster, used to accept valid documents.
+
+    Every event written goes through here on the request path; only a document it rejects is
+    validated again by `jsonschema`, for the detailed `ValidationError` callers expect.
+    """
+    resources = [(load_schema(name)["$id"], load_schema(name)) for name in schema_files()]
+    return jsonschema_rs.validator_for(
+        load_schema(schema_file), registry=jsonschema_rs.Registry(resources), validate_formats=True
+    )
+
+
+def _validate(schema_file: str, document: Any) -> None:
+    if not _fast_validator_for(schema_file).is_valid(document):
+        validator_for(schema_file).validate(document)
+        # jsonschema accepted what jsonschema-rs refused: stay strict rather than let it through.
+        raise ValidationError(f"rejected by the {schema_file} contract", instance=document)
+
+
 def validate_event(event: dict[str, Any]) -> None:
     """Validate a CloudEvent against the schema selected by its ``type``.
 
@@ -79,9 +100,9 @@ def validate_event(event: dict[str, Any]) -> None:
     schema_file = EVENT_SCHEMAS.get(event_type) if isinstance(event_type, str) else None
     if schema_file is None:
         raise ValidationError(f"unknown event type: {event_type!r}", validator="enum", instance=event_type)
-    validator_for(schema_file).validate(event)
+    _validate(schema_file, event)
 
 
 def validate_notice(notice: dict[str, Any]) -> None:
     """Validate a notifier ``Notice``; raises ``jsonschema.ValidationError`` when invalid."""
-    validator_for(NOTICE_SCHEMA).validate(notice)
+    _validate(NOTICE_SCHEMA, notice)

@@ -44,6 +44,9 @@ TEST_ENV = {
     "CONSUMER_SESSION_TIMEOUT_MS": "6000",
     "NOTIFIER_ARCHIVE_INTERVAL_S": "1.0",
     "APP_PORT": os.environ.get("TEST_APP_PORT", "3130"),
+    # The app runs as `make dev` runs it: two server workers sharing UI state in Redis (database 1 here).
+    "GRANIAN_WORKERS": "2",
+    "REFLEX_REDIS_URL": STACK.redis_url.rsplit("/", 1)[0] + "/1",
     "REFLEX_TELEMETRY_ENABLED": "false",
     "REFLEX_CHECK_LATEST_VERSION": "false",
     "REFLEX_USE_SYSTEM_BUN": "1",

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +31,37 @@ def run_async(coroutine: Any) -> Any:
     """
     with ThreadPoolExecutor(max_workers=1) as executor:
         return executor.submit(asyncio.run, coroutine).result()
+
+
+_service_loop: asyncio.AbstractEventLoop | None = None
+_service_loop_lock = threading.Lock()
+
+
+def call_async_service(function: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> Any:
+    """Call an async use case from sync test code, the way the app does: on one long-lived event loop,
+    so its connection pool (one per loop, see adapters.pg_pool) is reused across calls."""
+    global _service_loop
+    with _service_loop_lock:
+        if _service_loop is None:
+            _service_loop = asyncio.new_event_loop()
+            threading.Thread(target=_service_loop.run_forever, name="test-services", daemon=True).start()
+            atexit.register(_close_service_loop)
+    return asyncio.run_coroutine_threadsafe(function(*args, **kwargs), _service_loop).result(timeout=60)
+
+
+def _close_service_loop() -> None:
+    from inventory_app.adapters.pg_pool import close_pool
+
+    assert _service_loop is not None
+    asyncio.run_coroutine_threadsafe(close_pool(), _service_loop).result(timeout=10)
+    _service_loop.call_soon_threadsafe(_service_loop.stop)
+
+
+def adjust_stock(product_id: str, payload: Any, **kwargs: Any) -> Any:
+    """`services.stock.adjust_stock` against the test database, called synchronously."""
+    from inventory_app.services import stock
+
+    return call_async_service(stock.adjust_stock, product_id, payload, **kwargs)
 
 
 @dataclass

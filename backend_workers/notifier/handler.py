@@ -116,8 +116,9 @@ class NotifierHandler:
                 )
 
         try:
-            created = await asyncio.gather(*(put(item.event) for item in items))
-            # Sends issued in order keep per-product order (one partition per product).
+            # Notices go first, in order (one partition per product keeps per-product order), so a
+            # browser hears of a change without waiting for DynamoDB. Safe: nothing is committed until
+            # the puts and the acks all succeeded, and a redelivered notice is dropped by its id.
             acks = [
                 await self.producer.send(
                     self.settings.kafka_topic_notifications,
@@ -127,6 +128,7 @@ class NotifierHandler:
                 )
                 for notice in notices
             ]
+            created = await asyncio.gather(*(put(item.event) for item in items))
             await asyncio.wait_for(asyncio.gather(*acks), timeout=30)
         except (KafkaError, TimeoutError) as error:
             await self.reset_producer()

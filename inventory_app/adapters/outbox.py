@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import random
 import time
@@ -11,8 +10,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import psycopg
 from aiokafka import AIOKafkaProducer
+from psycopg.types.json import set_json_loads
 
 from inventory_app import metrics
 from inventory_app.adapters.kafka import ensure_topics, make_producer
@@ -144,6 +145,7 @@ class OutboxRelay:
         async with await psycopg.AsyncConnection.connect(self.url, autocommit=True, connect_timeout=5) as listener:
             await listener.execute("LISTEN outbox")
             async with await psycopg.AsyncConnection.connect(self.url, connect_timeout=5) as conn:
+                set_json_loads(orjson.loads, context=conn)  # payloads are decoded once per event: make it cheap
                 while True:
                     published = await self.publish_batch(conn)
                     await self._cleanup_if_due(conn)
@@ -179,7 +181,7 @@ class OutboxRelay:
                     await asyncio.wait_for(
                         self.producer.send(
                             self.topic,
-                            value=json.dumps(row.payload, separators=(",", ":")).encode(),
+                            value=orjson.dumps(row.payload),
                             key=row.aggregate_id.encode(),
                             headers=kafka_headers(row.payload),
                         ),

@@ -6,6 +6,7 @@ import json
 import re
 from typing import Any
 
+import orjson
 from fastapi import Request
 
 from inventory_app.api.errors import ProblemError
@@ -36,6 +37,12 @@ async def read_json_body(request: Request) -> Any:
         if len(body) > MAX_JSON_BODY_BYTES:
             await _discard_rest(request, len(body))
             raise _too_large()
+    try:
+        # orjson is strict RFC 8259 (no NaN, no lone surrogates, bounded depth) and several times faster;
+        # whatever it refuses goes through the stdlib parser below for the same answers as before.
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        pass
     try:
         payload = json.loads(body, parse_constant=_reject_constant)
         # "\ud800" is a valid JSON escape but a lone surrogate is not Unicode text: PostgreSQL (and the

@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import quote
 
 import psycopg
+import psycopg_pool
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -115,6 +116,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(PoolTimeout)
+    @app.exception_handler(psycopg.OperationalError)
+    @app.exception_handler(psycopg_pool.PoolTimeout)
     async def database_down(request: Request, error: Exception) -> JSONResponse:
         log.warning("database unavailable: %s", str(error).splitlines()[0])
         return problem(

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from inventory_app.domain.errors import FieldError, ValidationFailed
+from inventory_app.domain.errors import FieldError, InsufficientStock, ValidationFailed
 
 SKU_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 PRICE_PATTERN = re.compile(r"^(0|[1-9][0-9]{0,11})(\.[0-9]{1,2})?$")
@@ -149,6 +149,22 @@ def validate_adjustment(payload: Any) -> AdjustmentRequest:
     if errors:
         raise ValidationFailed("The stock adjustment is invalid.", errors)
     return AdjustmentRequest(delta=delta, reason=reason, note=(note or None))
+
+
+def quantity_after(quantity: int, delta: int) -> int:
+    """The stock after a change of `delta`: never negative, never past the 32-bit column's cap."""
+    new_quantity = quantity + delta
+    if new_quantity < 0:
+        raise InsufficientStock(
+            f"Only {quantity} in stock; a change of {delta} would make it negative.",
+            [FieldError("delta", f"would leave {new_quantity}; at most {quantity} can be removed")],
+        )
+    if new_quantity > MAX_QUANTITY:
+        raise ValidationFailed(
+            f"Quantity may be at most {MAX_QUANTITY}; a change of {delta} would make it {new_quantity}.",
+            [FieldError("delta", f"would make quantity exceed {MAX_QUANTITY}")],
+        )
+    return new_quantity
 
 
 def is_low(quantity: int, low_stock_threshold: int) -> bool:

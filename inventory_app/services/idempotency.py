@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from psycopg import AsyncConnection
+from psycopg.types.json import Jsonb
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -48,12 +50,16 @@ def lookup(session: Session, scope: str, key: str, body_hash: str) -> StoredResp
         session.delete(row)
         session.flush()
         return None
-    if row.request_hash != body_hash:
+    return _replay(row.request_hash, body_hash, row.response_status, row.response_body)
+
+
+def _replay(stored_hash: str, body_hash: str, status: int, body: dict[str, Any]) -> StoredResponse:
+    if stored_hash != body_hash:
         raise IdempotencyKeyReused(
             "This Idempotency-Key was already used with a different request body.",
             [FieldError("Idempotency-Key", "was used before with a different body")],
         )
-    return StoredResponse(row.response_status, row.response_body)
+    return StoredResponse(status, body)
 
 
 def remember(
@@ -71,3 +77,36 @@ def remember(
             expires_at=now + timedelta(seconds=ttl_s),
         )
     )
+
+
+# -- the same, for use cases on a psycopg connection (the async write path) --------------------------
+LOCK_SQL = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
+READ_SQL = (
+    "SELECT request_hash, response_status, response_body, expires_at FROM idempotency_key WHERE scope = %s AND key = %s"
+)
+DELETE_SQL = "DELETE FROM idempotency_key WHERE scope = %s AND key = %s"
+INSERT_SQL = (
+    "INSERT INTO idempotency_key (scope, key, request_hash, response_status, response_body, created_at, expires_at) "
+    "VALUES (%s, %s, %s, %s, %s, %s, %s)"
+)
+
+
+async def lookup_on(conn: AsyncConnection, scope: str, key: str, body_hash: str) -> StoredResponse | None:
+    """`lookup` on a psycopg connection inside the caller's transaction."""
+    check_key(key)
+    await conn.execute(LOCK_SQL, (f"{scope}\n{key}",))
+    row = await (await conn.execute(READ_SQL, (scope, key))).fetchone()
+    if row is None:
+        return None
+    stored_hash, status, body, expires_at = row
+    if expires_at <= datetime.now(UTC):
+        await conn.execute(DELETE_SQL, (scope, key))
+        return None
+    return _replay(stored_hash, body_hash, status, body)
+
+
+async def remember_on(
+    conn: AsyncConnection, scope: str, key: str, body_hash: str, status: int, body: dict[str, Any], ttl_s: int
+) -> None:
+    now = datetime.now(UTC)
+    await conn.execute(INSERT_SQL, (scope, key, body_hash, status, Jsonb(body), now, now + timedelta(seconds=ttl_s)))

@@ -16,7 +16,6 @@ from inventory_app.domain import events
 from inventory_app.domain.errors import (
     DuplicateSku,
     FieldError,
-    InsufficientStock,
     ProductNotFound,
     ValidationFailed,
     VersionConflict,
@@ -24,13 +23,12 @@ from inventory_app.domain.errors import (
 from inventory_app.domain.model import (
     CREATE_FIELDS,
     EDITABLE_FIELDS,
-    MAX_QUANTITY,
     alert_state_after,
     format_price,
     has_nul,
     is_low,
     low_stock_warning_due,
-    validate_adjustment,
+    quantity_after,
     validate_product_fields,
 )
 from inventory_app.services import idempotency
@@ -312,18 +310,7 @@ def record_movement_in(
     extra_fields: dict[str, Any] | None = None,
 ) -> StockMovement:
     """Change a locked product's quantity by `delta`, append the ledger row and emit the events."""
-    new_quantity = product.quantity + delta
-    if new_quantity < 0:
-        raise InsufficientStock(
-            f"Only {product.quantity} in stock; a change of {delta} would make it negative.",
-            [FieldError("delta", f"would leave {new_quantity}; at most {product.quantity} can be removed")],
-        )
-    if new_quantity > MAX_QUANTITY:
-        # The column is a 32-bit integer: past the cap the write would fail as a 500.
-        raise ValidationFailed(
-            f"Quantity may be at most {MAX_QUANTITY}; a change of {delta} would make it {new_quantity}.",
-            [FieldError("delta", f"would make quantity exceed {MAX_QUANTITY}")],
-        )
+    new_quantity = quantity_after(product.quantity, delta)
     movement = StockMovement(
         id=uuid.uuid4(),
         product_id=product.id,
@@ -349,30 +336,6 @@ def record_movement_in(
         tracked=CREATE_FIELDS,
     )
     return movement
-
-
-def adjust_stock(
-    product_id: str | uuid.UUID, payload: Any, *, idempotency_key: str | None = None, engine: Engine | None = None
-) -> Result:
-    settings = get_settings()
-    request = validate_adjustment(payload)
-    pid = parse_product_id(product_id)
-    with unit_of_work(engine) as session:
-        scope = f"adjust_stock:{pid}"
-        body_hash = idempotency.request_hash(payload)
-        if idempotency_key is not None:
-            stored = idempotency.lookup(session, scope, idempotency_key, body_hash)
-            if stored is not None:
-                return Result(stored.status, stored.body, replayed=True)
-        # The row lock serialises concurrent adjustments: no lost update, one ledger row each.
-        product = _load(session, pid, lock=True)
-        movement = record_movement_in(
-            session, product, request.delta, request.reason, request.note, source=settings.event_source
-        )
-        body = {"movement": movement_to_public(movement), "product": to_public(product)}
-        if idempotency_key is not None:
-            idempotency.remember(session, scope, idempotency_key, body_hash, 201, body, settings.idempotency_ttl_s)
-    return Result(201, body)
 
 
 def list_movements(

@@ -12,7 +12,10 @@ from sqlalchemy.orm import Session
 
 from inventory_app.adapters.db import get_engine, session_scope
 from inventory_app.adapters.orm import OutboxEvent
+from inventory_app.services.read_cache import get_read_cache
 from schemas.registry import validate_event
+
+CHANGED_PRODUCTS = "changed_products"
 
 
 def add_event(session: Session, event: dict[str, Any]) -> dict[str, Any]:
@@ -22,6 +25,7 @@ def add_event(session: Session, event: dict[str, Any]) -> dict[str, Any]:
     commits without its event, and an event never ships without its row.
     """
     validate_event(event)
+    session.info.setdefault(CHANGED_PRODUCTS, set()).add(event["subject"])
     session.add(
         OutboxEvent(
             event_id=uuid.UUID(event["id"]),
@@ -37,3 +41,8 @@ def add_event(session: Session, event: dict[str, Any]) -> dict[str, Any]:
 def unit_of_work(engine: Engine | None = None) -> Iterator[Session]:
     with session_scope(engine or get_engine()) as session:
         yield session
+        changed = session.info.get(CHANGED_PRODUCTS)
+    # Committed (session_scope re-raises otherwise). Every product change emits an event, so the event
+    # subjects are exactly the products to drop; the NOTIFY does the same for the other processes.
+    if changed:
+        get_read_cache().invalidate(changed)

@@ -16,10 +16,9 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from inventory_app.services import products
 from schemas.registry import validate_notice
 from tests.integration.helpers import outbox_events, unique_sku
-from tests.support import run_async
+from tests.support import adjust_stock, run_async
 
 STREAM = "/api/notifications/stream"
 NOTICE_LATENCY_S = 2.0
@@ -329,7 +328,7 @@ def test_a_client_that_stops_reading_does_not_delay_the_others(
 
             def burst() -> None:
                 for _ in range(BURST):
-                    products.adjust_stock(product_id, {"delta": -1, "reason": "sold"}, engine=engine)
+                    adjust_stock(product_id, {"delta": -1, "reason": "sold"})
 
             started = time.monotonic()
             await asyncio.to_thread(burst)

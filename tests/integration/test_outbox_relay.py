@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from inventory_app.adapters.outbox import ClaimedRow, OutboxRelay, drop_blocked
 from inventory_app.services import products
-from tests.support import read_topic, run_async
+from tests.support import adjust_stock, read_topic, run_async
 
 
 def test_rows_of_a_product_held_by_another_relay_block_its_later_rows() -> None:
@@ -33,7 +33,7 @@ def test_two_relays_racing_on_one_outbox_publish_every_event_exactly_once(settin
     ids = {c.body["id"] for c in created}
     for c in created:
         for _ in range(9):
-            products.adjust_stock(c.body["id"], {"delta": 1, "reason": "received"})
+            adjust_stock(c.body["id"], {"delta": 1, "reason": "received"})
 
     async def race() -> None:
         relays = [OutboxRelay(settings), OutboxRelay(settings)]

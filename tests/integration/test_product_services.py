@@ -29,6 +29,7 @@ from tests.integration.helpers import (
     outbox_events,
     unique_sku,
 )
+from tests.support import adjust_stock
 
 HEADER = "sku,name,description,category,price,quantity,low_stock_threshold\n"
 
@@ -109,7 +110,7 @@ def test_deleting_a_product_writes_one_valid_product_deleted_event(engine, make_
 
 def test_adjusting_stock_writes_one_ledger_row_and_one_valid_product_updated_event(engine, make_product) -> None:
     product = make_product(quantity=10)
-    result = svc.adjust_stock(product["id"], {"delta": -3, "reason": "sold", "note": "Order 1"}, engine=engine)
+    result = adjust_stock(product["id"], {"delta": -3, "reason": "sold", "note": "Order 1"})
     assert result.status == 201
     assert result.body["product"]["quantity"] == 7
     assert result.body["movement"]["quantity_after"] == 7
@@ -128,7 +129,7 @@ def test_adjusting_stock_writes_one_ledger_row_and_one_valid_product_updated_eve
 
 def test_adjusting_below_threshold_emits_one_low_stock_warning_after_its_product_updated(engine, make_product) -> None:
     product = make_product(quantity=12, low_stock_threshold=10)
-    svc.adjust_stock(product["id"], {"delta": -5, "reason": "sold"}, engine=engine)
+    adjust_stock(product["id"], {"delta": -5, "reason": "sold"})
     stored = outbox_events(engine, product["id"])
     assert [e["type"] for e in stored] == [
         events.PRODUCT_CREATED,
@@ -142,14 +143,14 @@ def test_adjusting_below_threshold_emits_one_low_stock_warning_after_its_product
 
 def test_adjusting_down_to_exactly_the_threshold_warns(engine, make_product) -> None:
     product = make_product(quantity=11, low_stock_threshold=10)
-    svc.adjust_stock(product["id"], {"delta": -1, "reason": "sold"}, engine=engine)
+    adjust_stock(product["id"], {"delta": -1, "reason": "sold"})
     assert event_types(engine, product["id"])[-1] == events.LOW_STOCK_WARNING
 
 
 def test_staying_low_does_not_warn_again_but_recovering_re_arms_the_warning(engine, make_product) -> None:
     product = make_product(quantity=12, low_stock_threshold=10)
     for delta in (-4, -1, +20, -18):  # cross (warn), stay low, recover, cross again (warn)
-        svc.adjust_stock(product["id"], {"delta": delta, "reason": "correction"}, engine=engine)
+        adjust_stock(product["id"], {"delta": delta, "reason": "correction"})
     assert Counter(event_types(engine, product["id"]))[events.LOW_STOCK_WARNING] == 2
     assert_all_events_valid(engine, product["id"])
 
@@ -168,7 +169,7 @@ def test_raising_the_threshold_above_the_quantity_warns(engine, make_product) ->
 def test_creating_a_product_already_low_does_not_warn_and_neither_does_selling_more(engine, make_product) -> None:
     product = make_product(quantity=2, low_stock_threshold=5)
     assert product["low_stock"] is True
-    svc.adjust_stock(product["id"], {"delta": -1, "reason": "sold"}, engine=engine)
+    adjust_stock(product["id"], {"delta": -1, "reason": "sold"})
     assert event_types(engine, product["id"]) == [events.PRODUCT_CREATED, events.PRODUCT_UPDATED]
 
 
@@ -195,7 +196,7 @@ def test_renaming_onto_a_taken_sku_leaves_both_products_and_events_unchanged(eng
 def test_insufficient_stock_leaves_quantity_ledger_and_outbox_unchanged(engine, make_product) -> None:
     product = make_product(quantity=3)
     with pytest.raises(InsufficientStock) as caught:
-        svc.adjust_stock(product["id"], {"delta": -4, "reason": "sold"}, engine=engine)
+        adjust_stock(product["id"], {"delta": -4, "reason": "sold"})
     assert [e.field for e in caught.value.errors] == ["delta"]
     assert svc.get_product(product["id"], engine=engine) == product
     assert movement_count(engine, product["id"]) == 0
@@ -229,7 +230,7 @@ def test_the_current_version_lets_an_update_through(engine, make_product) -> Non
 def test_an_adjustment_past_a_billion_is_refused_as_invalid_instead_of_overflowing(engine, make_product) -> None:
     product = make_product(quantity=1_000_000_000)
     with pytest.raises(ValidationFailed) as caught:
-        svc.adjust_stock(product["id"], {"delta": 1, "reason": "received"}, engine=engine)
+        adjust_stock(product["id"], {"delta": 1, "reason": "received"})
     assert [e.field for e in caught.value.errors] == ["delta"]
     assert movement_count(engine, product["id"]) == 0
 
@@ -248,7 +249,7 @@ def test_fifty_parallel_adjustments_lose_no_update(engine, make_product) -> None
     deltas = [-1] * 30 + [+1] * 20
 
     def adjust(delta: int) -> dict:
-        return svc.adjust_stock(product["id"], {"delta": delta, "reason": "correction"}, engine=engine).body
+        return adjust_stock(product["id"], {"delta": delta, "reason": "correction"}).body
 
     with ThreadPoolExecutor(max_workers=50) as pool:
         results = list(pool.map(adjust, deltas))
@@ -286,8 +287,8 @@ def test_reusing_a_create_key_with_another_body_raises_idempotency_key_reused(en
 def test_replaying_an_adjustment_with_the_same_key_applies_it_once(engine, make_product) -> None:
     product = make_product(quantity=10)
     key = str(uuid.uuid4())
-    first = svc.adjust_stock(product["id"], {"delta": -2, "reason": "sold"}, idempotency_key=key, engine=engine)
-    replay = svc.adjust_stock(product["id"], {"delta": -2, "reason": "sold"}, idempotency_key=key, engine=engine)
+    first = adjust_stock(product["id"], {"delta": -2, "reason": "sold"}, idempotency_key=key)
+    replay = adjust_stock(product["id"], {"delta": -2, "reason": "sold"}, idempotency_key=key)
     assert (replay.body, replay.replayed) == (first.body, True)
     assert svc.get_product(product["id"], engine=engine)["quantity"] == 8
     assert movement_count(engine, product["id"]) == 1
@@ -297,9 +298,9 @@ def test_replaying_an_adjustment_with_the_same_key_applies_it_once(engine, make_
 def test_reusing_an_adjustment_key_with_another_body_raises_idempotency_key_reused(engine, make_product) -> None:
     product = make_product(quantity=10)
     key = str(uuid.uuid4())
-    svc.adjust_stock(product["id"], {"delta": -2, "reason": "sold"}, idempotency_key=key, engine=engine)
+    adjust_stock(product["id"], {"delta": -2, "reason": "sold"}, idempotency_key=key)
     with pytest.raises(IdempotencyKeyReused):
-        svc.adjust_stock(product["id"], {"delta": -3, "reason": "sold"}, idempotency_key=key, engine=engine)
+        adjust_stock(product["id"], {"delta": -3, "reason": "sold"}, idempotency_key=key)
     assert svc.get_product(product["id"], engine=engine)["quantity"] == 8
 
 

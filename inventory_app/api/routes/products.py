@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, File, Header, Query, Request, Response, UploadFile
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from inventory_app.api.deps import etag, parse_if_match, read_json_body
 from inventory_app.api.errors import ProblemError
+from inventory_app.api.responses import encode, json_response, raw_json_response
 from inventory_app.domain.errors import FieldError, ValidationFailed
-from inventory_app.services import csv_transfer, products
+from inventory_app.services import csv_transfer, products, stock
 from inventory_app.services.products import ProductQuery
+from inventory_app.services.read_cache import CachedResponse, get_read_cache
 
 router = APIRouter(prefix="/api/products", tags=["products"])
 MAX_IMPORT_BYTES = 20_000_000
@@ -23,11 +26,11 @@ IdempotencyKeyHeader = Annotated[str | None, Header(alias="Idempotency-Key", max
 IfMatchHeader = Annotated[str | None, Header(alias="If-Match")]
 
 
-def _product_response(body: dict, status: int, *, location: bool = False) -> JSONResponse:
+def _product_response(body: dict, status: int, *, location: bool = False) -> Response:
     headers = {"ETag": etag(body["version"])}
     if location:
         headers["Location"] = f"/api/products/{body['id']}"
-    return JSONResponse(body, status_code=status, headers=headers)
+    return json_response(body, status, headers)
 
 
 @router.get("")
@@ -38,13 +41,19 @@ async def list_products(
     sort: str = "name",
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
-) -> JSONResponse:
+) -> Response:
     query = ProductQuery(q=q, category=category, low_stock=low_stock, sort=sort, limit=limit, offset=offset)
-    return JSONResponse(await run_in_threadpool(products.list_products, query))
+    cache = get_read_cache()
+    if (hit := cache.get_list(query)) is not None:
+        return raw_json_response(hit.body)
+    token = cache.token()
+    encoded = encode(await run_in_threadpool(products.list_products, query))
+    cache.put_list(query, CachedResponse(encoded), token)
+    return raw_json_response(encoded)
 
 
 @router.post("")
-async def create_product(request: Request, idempotency_key: IdempotencyKeyHeader = None) -> JSONResponse:
+async def create_product(request: Request, idempotency_key: IdempotencyKeyHeader = None) -> Response:
     payload = await read_json_body(request)
     result = await run_in_threadpool(products.create_product, payload, idempotency_key=idempotency_key)
     response = _product_response(result.body, result.status, location=True)
@@ -65,7 +74,7 @@ def export_products() -> StreamingResponse:
 @router.post("/import")
 async def import_products(
     request: Request, file: Annotated[UploadFile | None, File()] = None, dry_run: bool = False
-) -> JSONResponse:
+) -> Response:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > MAX_IMPORT_BYTES:
         raise ProblemError(
@@ -97,7 +106,7 @@ async def import_products(
         report = await run_in_threadpool(csv_transfer.import_products_csv, file.file, dry_run=dry_run)
     except ValidationFailed as failure:
         raise ProblemError(400, "bad-request", "Bad request", failure.detail, failure.errors) from None
-    return JSONResponse(
+    return json_response(
         {
             "created": report.created,
             "updated": report.updated,
@@ -109,12 +118,24 @@ async def import_products(
 
 
 @router.get("/{product_id}")
-async def get_product(product_id: str) -> JSONResponse:
-    return _product_response(await run_in_threadpool(products.get_product, product_id), 200)
+async def get_product(product_id: str) -> Response:
+    try:
+        key = str(uuid.UUID(product_id))  # one cache entry per product, however the id is spelled
+    except ValueError:
+        key = None  # the service answers 404 for it
+    cache = get_read_cache()
+    if key is not None and (hit := cache.get_product(key)) is not None:
+        return raw_json_response(hit.body, {"ETag": hit.etag or ""})
+    token = cache.token()
+    body = await run_in_threadpool(products.get_product, product_id)
+    cached = CachedResponse(encode(body), etag(body["version"]))
+    if key is not None:
+        cache.put_product(key, cached, token)
+    return raw_json_response(cached.body, {"ETag": cached.etag or ""})
 
 
 @router.patch("/{product_id}")
-async def update_product(product_id: str, request: Request, if_match: IfMatchHeader = None) -> JSONResponse:
+async def update_product(product_id: str, request: Request, if_match: IfMatchHeader = None) -> Response:
     expected = parse_if_match(if_match)
     payload = await read_json_body(request)
     body = await run_in_threadpool(products.update_product, product_id, payload, expected_version=expected)
@@ -129,12 +150,10 @@ async def delete_product(product_id: str, if_match: IfMatchHeader = None) -> Res
 
 
 @router.post("/{product_id}/stock-adjustments")
-async def adjust_stock(product_id: str, request: Request, idempotency_key: IdempotencyKeyHeader = None) -> JSONResponse:
+async def adjust_stock(product_id: str, request: Request, idempotency_key: IdempotencyKeyHeader = None) -> Response:
     payload = await read_json_body(request)
-    result = await run_in_threadpool(products.adjust_stock, product_id, payload, idempotency_key=idempotency_key)
-    response = JSONResponse(
-        result.body, status_code=result.status, headers={"ETag": etag(result.body["product"]["version"])}
-    )
+    result = await stock.adjust_stock(product_id, payload, idempotency_key=idempotency_key)
+    response = json_response(result.body, result.status, {"ETag": etag(result.body["product"]["version"])})
     if result.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return response
@@ -145,5 +164,5 @@ async def list_movements(
     product_id: str,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
-) -> JSONResponse:
-    return JSONResponse(await run_in_threadpool(products.list_movements, product_id, limit=limit, offset=offset))
+) -> Response:
+    return json_response(await run_in_threadpool(products.list_movements, product_id, limit=limit, offset=offset))

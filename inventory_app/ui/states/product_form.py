@@ -15,7 +15,7 @@ from inventory_app.domain.errors import (
     VersionConflict,
 )
 from inventory_app.domain.model import ADJUSTMENT_REASONS
-from inventory_app.services import products
+from inventory_app.services import products, stock
 from inventory_app.ui.states.feedback import field_messages, int_or_text
 from inventory_app.ui.states.product_detail import ProductDetailState
 from inventory_app.ui.states.products import ProductsState
@@ -222,7 +222,7 @@ class AdjustStockState(rx.State):
         if note:
             payload["note"] = note
         try:
-            result = await asyncio.to_thread(products.adjust_stock, self.product_id, payload)
+            result = await stock.adjust_stock(self.product_id, payload)
         except InsufficientStock as error:
             self.field_errors, _ = field_messages(error, ADJUST_FIELDS)
             self.field_errors["delta"] = error.detail

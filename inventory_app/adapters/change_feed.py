@@ -1,0 +1,48 @@
+"""PostgreSQL LISTEN on `product_changes` (migration 0003): tells this process's read cache what changed."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import psycopg
+
+from inventory_app.adapters.outbox import backoff_delay, psycopg_url
+from inventory_app.services.read_cache import ReadCache
+from inventory_app.settings import Settings
+
+log = logging.getLogger("inventory_app.change_feed")
+CHANNEL = "product_changes"
+
+
+class ProductChangeFeed:
+    def __init__(self, settings: Settings, cache: ReadCache) -> None:
+        self.url = psycopg_url(settings.database_url)
+        self.cache = cache
+
+    async def run_forever(self) -> None:
+        """Listen until cancelled. While disconnected the cache is off, so a missed change is never served."""
+        failures = 0
+        while True:
+            try:
+                await self._listen()
+            except asyncio.CancelledError:
+                self.cache.deactivate()
+                raise
+            except (psycopg.Error, OSError) as error:
+                self.cache.deactivate()
+                failures += 1
+                delay = backoff_delay(failures)
+                log.warning("product change feed down (%s); read cache off; retrying in %.1fs", error, delay)
+                await asyncio.sleep(delay)
+
+    async def _listen(self) -> None:
+        async with await psycopg.AsyncConnection.connect(self.url, autocommit=True, connect_timeout=5) as conn:
+            await conn.execute(f"LISTEN {CHANNEL}")
+            self.cache.activate()
+            log.info("read cache on: listening for product changes")
+            async for notify in conn.notifies():
+                if notify.payload == "":  # TRUNCATE: everything changed
+                    self.cache.activate()
+                else:
+                    self.cache.invalidate([notify.payload])

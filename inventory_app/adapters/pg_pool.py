@@ -1,0 +1,72 @@
+"""psycopg 3 async connection pool: the hot write path (stock adjustments) without threads or the ORM.
+
+One pool per event loop: the app's loop in each server worker; a test's own loop when it passes one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import orjson
+from psycopg import AsyncConnection
+from psycopg.types.json import set_json_dumps
+from psycopg_pool import AsyncConnectionPool
+
+from inventory_app.adapters.outbox import psycopg_url
+from inventory_app.settings import Settings, get_settings
+
+# How long a request waits for a free connection before answering 503.
+CHECKOUT_TIMEOUT_S = 10.0
+_pools: dict[asyncio.AbstractEventLoop, AsyncConnectionPool] = {}
+
+
+async def _configure(connection: AsyncConnection) -> None:
+    set_json_dumps(orjson.dumps, context=connection)
+
+
+def make_pool(settings: Settings, url: str | None = None) -> AsyncConnectionPool:
+    return AsyncConnectionPool(
+        psycopg_url(url or settings.database_url),
+        kwargs={
+            "connect_timeout": 5,
+            "options": f"-c statement_timeout={settings.database_statement_timeout_ms}",
+        },
+        min_size=2,
+        max_size=settings.database_pool_size,
+        open=False,
+        configure=_configure,
+        # A connection broken by a server restart is found and replaced at checkout, not handed to a request.
+        check=AsyncConnectionPool.check_connection,
+        timeout=CHECKOUT_TIMEOUT_S,
+        reconnect_timeout=60,
+        name="inventory",
+    )
+
+
+async def get_pool() -> AsyncConnectionPool:
+    """The pool of the running event loop, opened on first use (opening does not wait for the server)."""
+    loop = asyncio.get_running_loop()
+    pool = _pools.get(loop)
+    if pool is None:
+        pool = _pools[loop] = make_pool(get_settings())
+        await pool.open(wait=False)
+    return pool
+
+
+async def close_pool() -> None:
+    pool = _pools.pop(asyncio.get_running_loop(), None)
+    if pool is not None:
+        await pool.close(timeout=5)
+
+
+@asynccontextmanager
+async def pool_for(url: str) -> AsyncIterator[AsyncConnectionPool]:
+    """A private pool on another database (tests, benchmarks), closed on exit."""
+    pool = make_pool(get_settings(), url)
+    await pool.open(wait=True, timeout=CHECKOUT_TIMEOUT_S)
+    try:
+        yield pool
+    finally:
+        await pool.close(timeout=5)

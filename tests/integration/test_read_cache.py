@@ -1,0 +1,109 @@
+"""Cached reads stay correct: every committed product change, from any process, reaches every cache."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+import httpx
+import psycopg
+
+from inventory_app.adapters.change_feed import ProductChangeFeed
+from inventory_app.adapters.outbox import psycopg_url
+from inventory_app.services import products
+from inventory_app.services.read_cache import CachedResponse, ReadCache
+from tests.support import run_async
+
+
+def new_product(api: httpx.Client, quantity: int = 10) -> dict:
+    sku = f"CACHE-{uuid.uuid4().hex[:10]}"
+    response = api.post("/api/products", json={"sku": sku, "name": "Cached", "price": "2.00", "quantity": quantity})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def test_the_change_feed_drops_a_product_when_any_session_commits_a_change(settings) -> None:
+    """A change committed by another connection (here: plain SQL) reaches the cache; a rolled back one does not."""
+
+    async def scenario() -> tuple[bool, bool]:
+        cache = ReadCache()
+        feed = ProductChangeFeed(settings, cache)
+        task = asyncio.create_task(feed.run_forever())
+        try:
+            for _ in range(100):
+                if cache.active:
+                    break
+                await asyncio.sleep(0.05)
+            assert cache.active, "the change feed did not connect"
+            async with await psycopg.AsyncConnection.connect(psycopg_url(settings.database_url)) as conn:
+                product_id = str(
+                    (await (await conn.execute("SELECT id FROM product ORDER BY created_at LIMIT 1")).fetchone())[0]
+                )
+                cache.put_product(product_id, CachedResponse(b"{}"), cache.token())
+                await conn.execute("UPDATE product SET name = name WHERE id = %s", (product_id,))
+                await conn.rollback()
+                await asyncio.sleep(0.5)
+                kept_after_rollback = cache.get_product(product_id) is not None
+                await conn.execute("UPDATE product SET name = name WHERE id = %s", (product_id,))
+                await conn.commit()
+                for _ in range(100):
+                    if cache.get_product(product_id) is None:
+                        return kept_after_rollback, True
+                    await asyncio.sleep(0.01)
+                return kept_after_rollback, False
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    # Make sure one product exists (the suite may run this test first).
+    products.create_product({"sku": f"CACHE-{uuid.uuid4().hex[:10]}", "name": "Cached", "price": "1.00"})
+    kept_after_rollback, dropped_after_commit = run_async(scenario())
+    assert kept_after_rollback, "a rolled back change must not invalidate"
+    assert dropped_after_commit, "a committed change did not reach the cache within 1 s"
+
+
+def test_the_api_serves_a_change_made_outside_the_app_process_within_a_second(api: httpx.Client) -> None:
+    product = new_product(api)
+    for _ in range(3):  # warm every worker's cache that this connection may reach
+        assert api.get(f"/api/products/{product['id']}").json()["version"] == 1
+    # Another process (this test, through the service layer) changes the product; the app hears only the NOTIFY.
+    products.update_product(product["id"], {"name": "Renamed elsewhere"})
+    deadline = time.monotonic() + 1.0
+    while True:
+        body = api.get(f"/api/products/{product['id']}").json()
+        if body["version"] == 2:
+            break
+        assert time.monotonic() < deadline, f"still serving version {body['version']} after 1 s"
+        time.sleep(0.01)
+    assert body["name"] == "Renamed elsewhere"
+    listed = api.get("/api/products", params={"q": product["sku"]}).json()
+    assert [p["name"] for p in listed["data"]] == ["Renamed elsewhere"]
+
+
+def test_reads_after_writes_on_one_connection_always_see_the_write(api: httpx.Client) -> None:
+    product = new_product(api, quantity=0)
+    assert api.get(f"/api/products/{product['id']}").status_code == 200
+    listing = {"q": product["sku"]}
+    assert api.get("/api/products", params=listing).json()["data"][0]["quantity"] == 0
+    for n in range(1, 41):
+        adjusted = api.post(f"/api/products/{product['id']}/stock-adjustments", json={"delta": 1, "reason": "received"})
+        assert adjusted.status_code == 201, adjusted.text
+        got = api.get(f"/api/products/{product['id']}")
+        assert got.json()["quantity"] == n
+        assert got.headers["ETag"] == f'"{n + 1}"'
+        assert api.get("/api/products", params=listing).json()["data"][0]["quantity"] == n
+    patched = api.patch(f"/api/products/{product['id']}", json={"price": "3.50"})
+    assert patched.status_code == 200
+    assert api.get(f"/api/products/{product['id']}").json()["price"] == "3.50"
+    assert api.delete(f"/api/products/{product['id']}").status_code == 204
+    assert api.get(f"/api/products/{product['id']}").status_code == 404
+    assert api.get("/api/products", params=listing).json()["count"] == 0
+
+
+def test_an_id_spelled_in_upper_case_reads_the_same_fresh_entry(api: httpx.Client) -> None:
+    product = new_product(api)
+    upper = product["id"].upper()
+    assert api.get(f"/api/products/{upper}").json()["version"] == 1
+    api.patch(f"/api/products/{product['id']}", json={"name": "Upper"})
+    assert api.get(f"/api/products/{upper}").json()["name"] == "Upper"
