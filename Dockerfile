@@ -39,4 +39,4 @@ USER app
 
 EXPOSE 3000
 
-CMD ["reflex", "run", "--env", "prod", "--single-port", "--frontend-port", "3000"]
+CMD ["python", "-m", "inventory_app.serve", "--frontend-port", "3000"]

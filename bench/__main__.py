@@ -91,6 +91,9 @@ def main() -> int:
         results["raw_insert_baseline_per_s"] = http_bench.raw_insert_baseline(psycopg_url(database_url), DURATION_S)
         results["write_events"] = count_write_events(settings, write_products)
         print("write → SSE latency...", flush=True)
+        asyncio.run(
+            pipeline_bench.skip_backlog(settings, settings.notifier_group_id, settings.kafka_topic_product_events)
+        )
         notifier = worker("backend_workers.notifier", env, f"notifier-{run}")
         time.sleep(5)
         results["sse_latency"] = asyncio.run(sse_bench.write_to_sse_latency(app.url, products[100:150], 200, 20))

@@ -138,3 +138,27 @@ def notifier_throughput(env: dict[str, str], settings: Settings, events: list[di
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+async def skip_backlog(settings: Settings, group: str, topic: str) -> None:
+    """Commit `group` at the end of `topic`, so a worker started next handles only what comes after.
+
+    The latency benchmarks must not wait behind the write benchmark's tens of thousands of events.
+    """
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    from inventory_app.adapters.kafka import topic_partitions
+
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers, group_id=group, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        partitions = [
+            TopicPartition(topic, p) for p in sorted(await topic_partitions(settings.kafka_bootstrap_servers, topic))
+        ]
+        consumer.assign(partitions)
+        ends = await consumer.end_offsets(partitions)
+        await consumer.commit({tp: offset for tp, offset in ends.items()})
+    finally:
+        await consumer.stop()

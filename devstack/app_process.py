@@ -1,4 +1,4 @@
-"""The Reflex app in prod mode (UI + API on one port) as a subprocess, for tests and benchmarks."""
+"""The Reflex app in prod mode (UI + API on one port) as a subprocess, for tests and benchmarks, as `make dev` runs it."""
 
 from __future__ import annotations
 
@@ -30,11 +30,7 @@ class AppProcess:
             [
                 sys.executable,
                 "-m",
-                "reflex",
-                "run",
-                "--env",
-                "prod",
-                "--single-port",
+                "inventory_app.serve",  # reflex run --env prod --single-port, with granian's limits raised
                 "--frontend-port",
                 str(self.port),
                 "--loglevel",

@@ -63,6 +63,10 @@ class Settings(BaseSettings):
 
     # Web app
     app_port: int = 3000
+    # Server limits (inventory_app.serve): pending connections, and requests in flight per worker; every
+    # open SSE stream is one request in flight.
+    server_backlog: int = Field(default=4096, ge=128)
+    server_max_concurrent_requests: int = Field(default=4096, ge=64)
     app_public_url: str = "http://127.0.0.1:3000"
     idempotency_ttl_s: int = Field(default=86_400, ge=60)
     readiness_timeout_s: float = Field(default=2.0, gt=0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import resource
 import socket
 import time
 from collections.abc import AsyncIterator, Callable
@@ -261,6 +262,43 @@ def test_two_hundred_concurrent_clients_all_receive_one_broadcast(app_url: str, 
     record_property("broadcast_to_200_slowest_s", round(slowest, 3))
     print(f"{CONCURRENT_CLIENTS} clients: the last received the notice {slowest * 1000:.0f} ms after the API response")
     assert slowest < 5
+
+
+# Past granian's default of 1024 // workers requests in flight per worker (512 with the 2 workers the app runs).
+MANY_STREAMS = 1300
+
+
+def test_streams_beyond_the_default_server_limit_do_not_stall_the_api(app_url: str, live_pipeline) -> None:
+    """`inventory_app.serve` raises granian's per-worker limit: open streams are requests in flight."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4 * MANY_STREAMS)), hard))
+    host, port = urlsplit(app_url).hostname, urlsplit(app_url).port
+
+    async def open_raw_stream() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        reader, writer = await asyncio.open_connection(host, port)
+        writer.write(f"GET {STREAM} HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\n\r\n".encode())
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
+        assert head.startswith(b"HTTP/1.1 200"), head[:80]
+        return reader, writer
+
+    async def scenario() -> tuple[float, float]:
+        streams = await asyncio.gather(*(open_raw_stream() for _ in range(MANY_STREAMS)))
+        try:
+            async with stream_client(app_url) as client, open_stream(client) as reader:
+                started = time.monotonic()
+                assert (await client.get("/api/health", timeout=10)).status_code == 200
+                api_s = time.monotonic() - started
+                product_id = await create_product(client)
+                await reader.until(about(product_id, "product_created"), 20, "the notice with many streams open")
+                return api_s, time.monotonic() - started
+        finally:
+            for _, writer in streams:
+                writer.close()
+
+    api_s, notice_s = run_async(scenario())
+    print(f"{MANY_STREAMS} open streams: API answered in {api_s * 1000:.0f} ms, notice after {notice_s:.2f} s")
+    assert api_s < 2
+    assert notice_s < 10
 
 
 class StalledClient:

@@ -20,17 +20,18 @@ EXPECTED_SERVICES = {
     "postgres",
     "dynamodb",
     "minio",
+    "redis",
     "minio-init",
     "migrate",
     "app",
     "notifier",
     "analytics",
 }
-INFRASTRUCTURE_SERVICES = ("redpanda", "postgres", "dynamodb", "minio")
+INFRASTRUCTURE_SERVICES = ("redpanda", "postgres", "dynamodb", "minio", "redis")
 LONG_RUNNING_PYTHON_SERVICES = ("app", "notifier", "analytics")
 PYTHON_SERVICES = (*LONG_RUNNING_PYTHON_SERVICES, "migrate")
-# Variables owned by Reflex itself rather than by our Settings class.
-FOREIGN_ENV_PREFIXES = ("REFLEX_",)
+# Variables owned by Reflex (and the granian server it starts) rather than by our Settings class.
+FOREIGN_ENV_PREFIXES = ("REFLEX_", "GRANIAN_")
 APP_PORT = 3000
 
 DOCKER_COMPOSE = shutil.which("docker-compose")
