@@ -1,4 +1,4 @@
-"""The Reflex app in prod mode (UI + API on one port) as a subprocess, for tests and benchmarks, as `make dev` runs it."""
+"""The Reflex app in prod mode (UI + API on one port) as a subprocess, the way `make dev` runs it."""
 
 from __future__ import annotations
 
