@@ -185,8 +185,8 @@ def write_results(r: dict) -> None:
         "",
         f"Measured {r['date']} on this machine: {r['cores']} cores, Python {r['python']}; command: `make bench`",
         f"(`python -m bench`; {r['runs']} runs of {r['duration_s']} s each, medians; wrk -t2 -c64). The app runs as",
-        f"`make dev` runs it: `reflex run --env prod --single-port` with {r['workers']} granian workers "
-        "(GRANIAN_WORKERS), against the native stack.",
+        f"`make dev` runs it: `python -m inventory_app.serve` (`reflex run --env prod --single-port`) with "
+        f"{r['workers']} granian workers (GRANIAN_WORKERS), against the native stack.",
         "",
         "## HTTP",
         "",

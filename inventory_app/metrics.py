@@ -20,6 +20,9 @@ OUTBOX_PUBLISH_LATENCY = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
     registry=REGISTRY,
 )
+OUTBOX_RELAY_LEADER = Gauge(
+    "outbox_relay_leader", "1 while this process's relay holds the publishing lock, 0 on standby", registry=REGISTRY
+)
 OUTBOX_DELETED = Counter("outbox_deleted_total", "Published rows removed after retention", registry=REGISTRY)
 SSE_CLIENTS = Gauge("sse_clients", "Connected notification stream clients", registry=REGISTRY)
 SSE_DROPPED = Counter("sse_dropped_notices_total", "Notices dropped for slow clients", registry=REGISTRY)

@@ -32,6 +32,7 @@ SELECT id, event_id, aggregate_id, payload, created_at
 FROM outbox WHERE published_at IS NULL
 ORDER BY id LIMIT %(limit)s FOR UPDATE SKIP LOCKED
 """
+LEADER_SQL = "SELECT pg_try_advisory_lock(hashtextextended(%s, 0))"
 # Rows of the same product held by another relay (locked, so skipped above) must go first:
 # find, per product in our batch, the earliest pending row we did not claim.
 BLOCKERS_SQL = """
@@ -143,6 +144,7 @@ class OutboxRelay:
 
     async def _run_with_listener(self) -> None:
         async with await psycopg.AsyncConnection.connect(self.url, autocommit=True, connect_timeout=5) as listener:
+            await self._become_leader(listener)
             await listener.execute("LISTEN outbox")
             async with await psycopg.AsyncConnection.connect(self.url, connect_timeout=5) as conn:
                 set_json_loads(orjson.loads, context=conn)  # payloads are decoded once per event: make it cheap
@@ -154,6 +156,29 @@ class OutboxRelay:
                     # Sleep until a commit notifies us, or poll anyway after the interval.
                     async for _ in listener.notifies(timeout=self.settings.outbox_poll_interval_s, stop_after=1):
                         pass
+
+    async def _become_leader(self, listener: psycopg.AsyncConnection) -> None:
+        """Wait until this relay holds the topic's relay lock: one relay publishes, the others stand by.
+
+        Every app worker runs a relay. Racing relays stay correct (SKIP LOCKED and the blockers below)
+        but split each burst into small claims and hold back rows another relay has locked, which made
+        write-to-notice latency uneven. The session-level advisory lock lives as long as the listener's
+        connection, so a dead leader's lock is released with its connection and a standby takes over
+        within a poll interval.
+        """
+        standing_by = False
+        while True:
+            cursor = await listener.execute(LEADER_SQL, (f"outbox-relay:{self.topic}",))
+            if (await cursor.fetchone())[0]:
+                metrics.OUTBOX_RELAY_LEADER.set(1)
+                if standing_by:
+                    log.info("outbox relay took over publishing to %s", self.topic)
+                return
+            if not standing_by:
+                standing_by = True
+                metrics.OUTBOX_RELAY_LEADER.set(0)
+                log.info("outbox relay standing by: another relay publishes to %s", self.topic)
+            await asyncio.sleep(self.settings.outbox_poll_interval_s)
 
     async def publish_batch(self, conn: psycopg.AsyncConnection) -> int:
         """Claim, send, await acks, mark published: one transaction. Returns rows published."""

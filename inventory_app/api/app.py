@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 
+from inventory_app.api.cached_reads import CachedReadsMiddleware
 from inventory_app.api.errors import install_error_handlers
 from inventory_app.api.fallback import ApiFallbackMiddleware
 from inventory_app.api.routes import analytics, bench, docs, events, health, metrics, notifications, products
@@ -27,4 +28,5 @@ def create_api() -> FastAPI:
     # The API's own routes, taken before Reflex mounts its frontend at "".
     own_routes = [context.original_route for context in iter_route_contexts(api.router.routes)]
     api.add_middleware(ApiFallbackMiddleware, routes=own_routes)
+    api.add_middleware(CachedReadsMiddleware)  # added last, so it runs first
     return api

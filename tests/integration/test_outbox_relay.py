@@ -1,15 +1,17 @@
-"""The outbox relay: racing relays publish each event once; readiness and metrics show the backlog."""
+"""The outbox relay: one leader per topic, racing relays still publish each event once; backlog in readiness/metrics."""
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import time
 import uuid
 
 import httpx
+import psycopg
 from sqlalchemy import text
 
-from inventory_app.adapters.outbox import ClaimedRow, OutboxRelay, drop_blocked
+from inventory_app.adapters.outbox import ClaimedRow, OutboxRelay, drop_blocked, psycopg_url
 from inventory_app.services import products
 from tests.support import adjust_stock, read_topic, run_async
 
@@ -80,3 +82,32 @@ def test_ready_reports_the_outbox_backlog_and_metrics_expose_the_relay(api: http
         "outbox_publish_latency_seconds_bucket",
     ):
         assert name in body
+
+
+def test_one_relay_per_topic_publishes_and_a_standby_takes_over_when_the_leader_goes(settings) -> None:
+    """The leader lock lives on the leader's listener connection: losing the connection hands it over."""
+    relay_settings = settings.model_copy(
+        update={"kafka_topic_product_events": f"test.leader-{uuid.uuid4().hex[:8]}", "outbox_poll_interval_s": 0.2}
+    )
+    url = psycopg_url(settings.database_url)
+
+    async def scenario() -> tuple[bool, float]:
+        first, second = OutboxRelay(relay_settings), OutboxRelay(relay_settings)
+        leader_conn = await psycopg.AsyncConnection.connect(url, autocommit=True)
+        standby_conn = await psycopg.AsyncConnection.connect(url, autocommit=True)
+        try:
+            await asyncio.wait_for(first._become_leader(leader_conn), 5)
+            standby = asyncio.create_task(second._become_leader(standby_conn))
+            await asyncio.sleep(1.0)
+            waited_while_leader_alive = not standby.done()
+            await leader_conn.close()  # the leader's process dies: its session and lock go with it
+            gone = time.monotonic()
+            await asyncio.wait_for(standby, 5)
+            return waited_while_leader_alive, time.monotonic() - gone
+        finally:
+            await leader_conn.close()
+            await standby_conn.close()
+
+    waited, takeover_s = run_async(scenario())
+    assert waited, "a second relay published beside the leader"
+    assert takeover_s < 2, f"the standby took {takeover_s:.1f}s to take over"

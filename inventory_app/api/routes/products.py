@@ -35,6 +35,7 @@ def _product_response(body: dict, status: int, *, location: bool = False) -> Res
 
 @router.get("")
 async def list_products(
+    request: Request,
     q: Annotated[str | None, Query(max_length=200)] = None,
     category: Annotated[str | None, Query(max_length=100)] = None,
     low_stock: bool | None = None,
@@ -43,12 +44,11 @@ async def list_products(
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> Response:
     query = ProductQuery(q=q, category=category, low_stock=low_stock, sort=sort, limit=limit, offset=offset)
+    # Stored under the exact query string it answers; `api/cached_reads.py` serves the repeats.
     cache = get_read_cache()
-    if (hit := cache.get_list(query)) is not None:
-        return raw_json_response(hit.body)
     token = cache.token()
     encoded = encode(await run_in_threadpool(products.list_products, query))
-    cache.put_list(query, CachedResponse(encoded), token)
+    cache.put_list(request.scope["query_string"], CachedResponse(encoded), token)
     return raw_json_response(encoded)
 
 
