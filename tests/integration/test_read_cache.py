@@ -107,3 +107,20 @@ def test_an_id_spelled_in_upper_case_reads_the_same_fresh_entry(api: httpx.Clien
     assert api.get(f"/api/products/{upper}").json()["version"] == 1
     api.patch(f"/api/products/{product['id']}", json={"name": "Upper"})
     assert api.get(f"/api/products/{upper}").json()["name"] == "Upper"
+
+
+def test_a_cached_answer_is_the_same_response_the_route_gave(api: httpx.Client) -> None:
+    product = new_product(api)
+    listing = {"q": product["sku"], "limit": "5"}
+    first, again = api.get(f"/api/products/{product['id']}"), api.get(f"/api/products/{product['id']}")
+    listed, listed_again = api.get("/api/products", params=listing), api.get("/api/products", params=listing)
+    for miss, hit in ((first, again), (listed, listed_again)):
+        assert hit.status_code == miss.status_code == 200
+        assert hit.content == miss.content
+        for header in ("content-type", "etag", "content-length"):
+            assert hit.headers.get(header) == miss.headers.get(header), header
+    # Bad input is never answered from the cache: it reaches the route's validation every time.
+    for _ in range(2):
+        bad = api.get("/api/products", params={"limit": "0"})
+        assert bad.status_code == 422
+        assert bad.headers["content-type"].startswith("application/problem+json")
