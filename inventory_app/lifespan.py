@@ -44,14 +44,11 @@ async def outbox_relay() -> AsyncIterator[None]:
     if not settings.outbox_relay_enabled:
         yield
         return
-    relay = OutboxRelay(settings)
-    task = asyncio.create_task(relay.run_forever(), name="outbox-relay")
+    task = asyncio.create_task(OutboxRelay(settings).run_forever(), name="outbox-relay")
     try:
         yield
     finally:
-        task.cancel()
-        with suppress(asyncio.CancelledError, Exception):
-            await asyncio.wait_for(task, timeout=10)
+        await _cancel(task, timeout_s=10)
 
 
 @asynccontextmanager
@@ -62,9 +59,7 @@ async def product_change_feed() -> AsyncIterator[None]:
     try:
         yield
     finally:
-        task.cancel()
-        with suppress(asyncio.CancelledError, Exception):
-            await asyncio.wait_for(task, timeout=5)
+        await _cancel(task, timeout_s=5)
 
 
 @asynccontextmanager
@@ -77,10 +72,15 @@ async def notification_hub() -> AsyncIterator[None]:
         yield
     finally:
         hub.close()
-        task.cancel()
-        with suppress(asyncio.CancelledError, Exception):
-            await asyncio.wait_for(task, timeout=5)
+        await _cancel(task, timeout_s=5)
         set_hub(None)
+
+
+async def _cancel(task: asyncio.Task, timeout_s: float) -> None:
+    """Stop a background task at shutdown, waiting a bounded time for its clean-up."""
+    task.cancel()
+    with suppress(asyncio.CancelledError, Exception):
+        await asyncio.wait_for(task, timeout=timeout_s)
 
 
 def configure_logging() -> None:

@@ -1,13 +1,11 @@
 """psycopg 3 async connection pool: the hot write path (stock adjustments) without threads or the ORM.
 
-One pool per event loop: the app's loop in each server worker; a test's own loop when it passes one.
+One pool per event loop: the app's loop in each server worker, or the loop a test calls services on.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 import orjson
 from psycopg import AsyncConnection
@@ -59,15 +57,4 @@ async def get_pool() -> AsyncConnectionPool:
 async def close_pool() -> None:
     pool = _pools.pop(asyncio.get_running_loop(), None)
     if pool is not None:
-        await pool.close(timeout=5)
-
-
-@asynccontextmanager
-async def pool_for(url: str) -> AsyncIterator[AsyncConnectionPool]:
-    """A private pool on another database (tests, benchmarks), closed on exit."""
-    pool = make_pool(get_settings(), url)
-    await pool.open(wait=True, timeout=CHECKOUT_TIMEOUT_S)
-    try:
-        yield pool
-    finally:
         await pool.close(timeout=5)

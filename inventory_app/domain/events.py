@@ -52,6 +52,16 @@ def product_updated(
     return envelope(PRODUCT_UPDATED, snapshot["id"], data, source=source)
 
 
+def stock_adjustment_reason(movement_id: str, adjustment_reason: str, delta: int) -> dict[str, Any]:
+    """The `reason` of the ProductUpdated a stock adjustment emits."""
+    return {
+        "kind": "stock_adjustment",
+        "movement_id": movement_id,
+        "adjustment_reason": adjustment_reason,
+        "delta": delta,
+    }
+
+
 def product_deleted(snapshot: dict[str, Any], *, source: str) -> dict[str, Any]:
     return envelope(PRODUCT_DELETED, snapshot["id"], {"product": snapshot}, source=source)
 

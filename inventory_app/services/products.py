@@ -321,12 +321,7 @@ def record_movement_in(
         created_at=datetime.now(UTC),
     )
     session.add(movement)
-    reason_data = event_reason or {
-        "kind": "stock_adjustment",
-        "movement_id": str(movement.id),
-        "adjustment_reason": reason,
-        "delta": delta,
-    }
+    reason_data = event_reason or events.stock_adjustment_reason(str(movement.id), reason, delta)
     apply_changes_in(
         session,
         product,

@@ -82,14 +82,14 @@ class ReadCache:
     def get_product(self, product_id: str) -> CachedResponse | None:
         return self._get(self._products, product_id)
 
-    def get_list(self, params: Hashable) -> CachedResponse | None:
-        return self._get(self._lists, params)
+    def get_list(self, query_string: Hashable) -> CachedResponse | None:
+        return self._get(self._lists, query_string)
 
     def put_product(self, product_id: str, value: CachedResponse, token: int) -> None:
         self._put(self._products, product_id, value, token)
 
-    def put_list(self, params: Hashable, value: CachedResponse, token: int) -> None:
-        self._put(self._lists, params, value, token)
+    def put_list(self, query_string: Hashable, value: CachedResponse, token: int) -> None:
+        self._put(self._lists, query_string, value, token)
 
     def _get(self, entries: _Entries, key: Hashable) -> CachedResponse | None:
         if not self._active:

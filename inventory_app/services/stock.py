@@ -126,12 +126,7 @@ async def adjust_stock(
             quantity=product.quantity, low_stock_threshold=product.low_stock_threshold
         )
         after = to_public(product)
-        reason = {
-            "kind": "stock_adjustment",
-            "movement_id": str(movement.id),
-            "adjustment_reason": request.reason,
-            "delta": request.delta,
-        }
+        reason = events.stock_adjustment_reason(str(movement.id), request.reason, request.delta)
         new_events = [events.product_updated(after, events.diff(before, after, CREATE_FIELDS), reason, source=source)]
         if low_stock_warning_due(
             was_alerted=was_alerted, quantity=product.quantity, low_stock_threshold=product.low_stock_threshold
