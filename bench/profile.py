@@ -8,9 +8,9 @@ so the figures under profiling are lower than without it: use them for shares, n
 from __future__ import annotations
 
 import collections
-import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -37,7 +37,7 @@ def busiest_worker(process_group: int) -> int:
 
 def record(pid: int, seconds: int, name: str, note: str) -> Path:
     """Sample `pid` for `seconds` (GIL holders only) and write the top frames to bench/profiles/<name>.txt."""
-    py_spy = shutil.which("py-spy") or str(Path(os.sys.executable).parent / "py-spy")
+    py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     with tempfile.NamedTemporaryFile(suffix=".txt") as raw:
         subprocess.run(
             [py_spy, "record", "-p", str(pid), "-d", str(seconds), "-r", "200", "--gil", "--nonblocking",
