@@ -14,15 +14,20 @@ export PYTHONUNBUFFERED := 1
 # Two server workers (one per core here); Reflex keeps UI state in Redis so either can serve a session.
 export GRANIAN_WORKERS ?= 2
 export REFLEX_REDIS_URL ?= redis://127.0.0.1:6390/0
+# Two stacks of local services (devstack/config.py): `dev` for make dev/up/seed/bench, `test` for make test,
+# on other ports and folders, so the tests (fault tests stop services) never disturb a running app.
+# A second concurrent test run: `make test TEST_STACK=test-b DEVSTACK_PORT_OFFSET=200`.
+TEST_STACK ?= test
+DEV := DEVSTACK_STACK=dev
 
-.PHONY: dev test down up status migrate venv bun browser schemas lint format bench seed clean
+.PHONY: dev test down down-test up status migrate venv bun browser schemas lint format bench seed clean
 
-dev: venv bun up migrate ## run the app and both workers on the native local stack
+dev: venv bun up migrate ## run the app and both workers on the dev stack
 	@echo "Inventory app: http://127.0.0.1:$${APP_PORT:-3000}  (API docs: /api/docs; Ctrl-C stops; make down stops services)"
 	$(VENV)/bin/honcho start -f Procfile
 
-test: venv bun browser up ## every test: unit, contract, integration, end-to-end, faults
-	$(PY) -m pytest
+test: venv bun browser ## every test on the test stack, which the run starts and stops: unit, contract, integration, end-to-end, faults
+	DEVSTACK_STACK=$(TEST_STACK) $(PY) -m pytest
 
 browser:
 	@test -x /usr/bin/chromium || { echo "Chromium is missing (end-to-end tests drive it): apt-get install -y chromium"; exit 1; }
@@ -41,17 +46,20 @@ $(BUN):
 	mkdir -p $(BUN_DIR)
 	npm install --silent --no-audit --no-fund --prefix $(BUN_DIR) bun@$(BUN_VERSION)
 
-up: venv ## start PostgreSQL, Kafka and the DynamoDB/S3 server (idempotent)
-	$(PY) -m devstack up
+up: venv ## start the dev stack: PostgreSQL, Kafka, the DynamoDB/S3 server, Redis (idempotent)
+	$(DEV) $(PY) -m devstack up
 
-down: ## stop the local services
-	$(PY) -m devstack down
+down: down-test ## stop the dev stack (and a test stack a killed test run left behind)
+	$(DEV) $(PY) -m devstack down
+
+down-test: ## stop the test stack only
+	DEVSTACK_STACK=$(TEST_STACK) $(PY) -m devstack down
 
 status:
-	$(PY) -m devstack status
+	$(DEV) $(PY) -m devstack status
 
 migrate: venv
-	$(VENV)/bin/alembic upgrade head
+	$(DEV) $(VENV)/bin/alembic upgrade head
 
 schemas: venv ## regenerate schemas/types.py from schemas/events/*.schema.json
 	bash schemas/generate_types.sh
@@ -65,10 +73,10 @@ format: venv
 	$(VENV)/bin/ruff check --fix .
 
 seed: venv up migrate
-	$(PY) -m inventory_app.cli seed --products $${PRODUCTS:-200}
+	$(DEV) $(PY) -m inventory_app.cli seed --products $${PRODUCTS:-200}
 
-bench: venv bun up migrate ## benchmarks; results go to bench/RESULTS.md
-	$(PY) -m bench
+bench: venv bun up migrate ## benchmarks on the dev stack (own database, topics, table, bucket); results go to bench/RESULTS.md
+	$(DEV) $(PY) -m bench
 
 clean:
 	rm -rf .web .states tests/artifacts

@@ -35,7 +35,7 @@ WORKERS = os.environ.get("GRANIAN_WORKERS", "1")
 
 
 def worker(module: str, env: dict[str, str], name: str) -> subprocess.Popen:
-    log = open(REPO_ROOT / ".devstack" / "logs" / f"bench-{name}.log", "ab")  # noqa: SIM115 - lives with the process
+    log = open(LOG_DIR / f"bench-{name}.log", "ab")  # noqa: SIM115 - lives with the process
     return subprocess.Popen(
         [sys.executable, "-m", module], cwd=REPO_ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT
     )

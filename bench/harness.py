@@ -11,8 +11,11 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from devstack.config import StackConfig
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
-LOG_DIR = REPO_ROOT / ".devstack" / "logs"
+# `make bench` runs on the dev stack (its own database, topics, table and bucket there); DEVSTACK_STACK picks another.
+LOG_DIR = StackConfig().logs_dir
 
 
 def median(values: list[float]) -> float:

@@ -1,4 +1,6 @@
-"""Command line: python -m devstack up | down | status | env | start NAME | stop NAME."""
+"""Command line: python -m devstack up | down | status | env | start NAME | stop NAME.
+
+Acts on the stack DEVSTACK_STACK names (default `dev`; `make test` uses `test`)."""
 
 from __future__ import annotations
 
@@ -19,23 +21,27 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("env", help="print export lines with every service's address")
     for verb in ("start", "stop"):
         one = sub.add_parser(verb, help=f"{verb} one service")
-        one.add_argument("name", choices=[s.name for s in all_services(StackConfig())])
+        one.add_argument("name", choices=[s.name for s in all_services(StackConfig(name="dev"))])
     args = parser.parse_args(argv)
-    config = StackConfig()
+    try:
+        config = StackConfig()
+    except ValueError as error:
+        print(f"devstack: {error}", file=sys.stderr)
+        return 2
 
     try:
         if args.command == "up":
             for service in all_services(config):
-                print(f"{service.name:9} {service.start():16} {service.describe()}", flush=True)
+                print(f"{service.name:9} {service.start():16} {service.describe()}  [{config.name}]", flush=True)
         elif args.command == "down":
             for service in reversed(all_services(config)):
-                print(f"{service.name:9} {service.stop()}", flush=True)
+                print(f"{service.name:9} {service.stop():16} [{config.name}]", flush=True)
         elif args.command == "status":
             down = 0
             for service in all_services(config):
                 healthy = service.healthy()
                 down += not healthy
-                print(f"{service.name:9} {'up' if healthy else 'down':5} {service.describe()}")
+                print(f"{service.name:9} {'up' if healthy else 'down':5} {service.describe()}  [{config.name}]")
             return 1 if down else 0
         elif args.command == "env":
             for key, value in config.env_exports().items():

@@ -50,7 +50,7 @@ class Service:
     def __init__(self, config: StackConfig) -> None:
         self.config = config
         self.dir = config.state_dir / self.name
-        self.log_file = config.state_dir / "logs" / f"{self.name}.log"
+        self.log_file = config.logs_dir / f"{self.name}.log"
         self.pid_file = self.dir / "pid"
 
     # -- overridden per service -------------------------------------------------------------
@@ -317,7 +317,9 @@ class Kafka(Service):
                     "share.coordinator.state.topic.min.isr=1",
                     "group.initial.rebalance.delay.ms=0",
                     "auto.create.topics.enable=true",
-                    "log.retention.hours=168",
+                    # The dev broker is the event store the notifier rebuilds from: -1 keeps every record.
+                    f"log.retention.ms={self.config.kafka_retention_ms}",
+                    "log.retention.bytes=-1",
                     "",
                 ]
             )

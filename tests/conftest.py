@@ -1,8 +1,9 @@
-"""Test fixtures: the local stack once per run, a migrated test database, the app in prod mode, a browser."""
+"""Test fixtures: the test stack once per run, a migrated test database, the app in prod mode, a browser."""
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import subprocess
 import sys
@@ -19,17 +20,27 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
+# The test run has a stack of its own (own ports and state folder, see devstack/config.py), selected
+# before anything reads StackConfig; `DEVSTACK_STACK=test-b DEVSTACK_PORT_OFFSET=200` runs a second one.
+os.environ.setdefault("DEVSTACK_STACK", "test")
+
 from devstack.app_process import AppProcess  # noqa: E402
-from devstack.config import StackConfig  # noqa: E402
+from devstack.config import DEFAULT_STACK, StackConfig  # noqa: E402
+from devstack.processes import pid_alive  # noqa: E402
 
 STACK = StackConfig()
+if STACK.name == DEFAULT_STACK:
+    raise pytest.UsageError(
+        "the tests stop and restart services: they refuse the dev stack. Unset DEVSTACK_STACK (or set it to test)."
+    )
 # Fixtures for tests that run the workers as processes (`stores`, `start_worker`).
 pytest_plugins = ["tests.worker_support"]
 RUN_ID = uuid.uuid4().hex[:8]
 
-# Tests never touch the developer's data: their own database, topics, table and bucket. The names are
-# fixed (not per run) because every test app's relay drains the one test outbox; tests tell their
-# own events apart by product id, and tests that count exactly use private topics of their own.
+# Tests never touch the developer's data: their own stack, and on it their own database, topics, table
+# and bucket. The names are fixed (not per run) because every test app's relay drains the one test
+# outbox; tests tell their own events apart by product id, and tests that count exactly use private
+# topics of their own.
 TEST_ENV = {
     **STACK.env_exports(),
     "DATABASE_URL": os.environ.get("TEST_DATABASE_URL_OVERRIDE", STACK.test_database_url),
@@ -44,9 +55,9 @@ TEST_ENV = {
     "CONSUMER_SESSION_TIMEOUT_MS": "6000",
     "NOTIFIER_ARCHIVE_INTERVAL_S": "1.0",
     "APP_PORT": os.environ.get("TEST_APP_PORT", "3130"),
-    # The app runs as `make dev` runs it: two server workers sharing UI state in Redis (database 1 here).
+    # The app runs as `make dev` runs it: two server workers sharing UI state in the test stack's Redis.
     "GRANIAN_WORKERS": "2",
-    "REFLEX_REDIS_URL": STACK.redis_url.rsplit("/", 1)[0] + "/1",
+    "REFLEX_REDIS_URL": STACK.redis_url,
     "REFLEX_TELEMETRY_ENABLED": "false",
     "REFLEX_CHECK_LATEST_VERSION": "false",
     "REFLEX_USE_SYSTEM_BUN": "1",
@@ -77,12 +88,42 @@ def devstack(*args: str) -> None:
     subprocess.run([sys.executable, "-m", "devstack", *args], cwd=REPO_ROOT, check=True, timeout=300)
 
 
+@contextlib.contextmanager
+def _stack_lock() -> Iterator[Path]:
+    """Serialise starting, joining and stopping the test stack between pytest sessions on one checkout."""
+    STACK.state_dir.mkdir(parents=True, exist_ok=True)
+    with open(STACK.state_dir / "sessions.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            sessions = STACK.state_dir / "sessions"
+            sessions.mkdir(exist_ok=True)
+            yield sessions
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 @pytest.fixture(scope="session", autouse=True)
-def stack() -> StackConfig:
-    """The real services, started once (idempotent) and migrated."""
-    devstack("up")
-    subprocess.run([sys.executable, "-m", "alembic", "upgrade", "head"], cwd=REPO_ROOT, check=True, timeout=120)
-    return STACK
+def stack() -> Iterator[StackConfig]:
+    """The test stack's services, started by the run (idempotent), migrated, and stopped at its end.
+
+    Every session holds a lease (a file named by its pid); the last one to leave stops the stack, so two
+    sessions sharing a stack do not pull it from under each other. A crashed session's lease is
+    ignored once its pid is gone; `make down-test` stops a stack a killed run left behind.
+    """
+    lease = None
+    with _stack_lock() as sessions:
+        devstack("up")
+        lease = sessions / str(os.getpid())
+        lease.touch()
+    try:
+        subprocess.run([sys.executable, "-m", "alembic", "upgrade", "head"], cwd=REPO_ROOT, check=True, timeout=120)
+        yield STACK
+    finally:
+        with _stack_lock() as sessions:
+            lease.unlink(missing_ok=True)
+            others = [p for p in sessions.iterdir() if p.name.isdigit() and pid_alive(int(p.name))]
+            if not others and os.environ.get("TEST_KEEP_STACK", "") in ("", "0", "false"):
+                devstack("down")
 
 
 @pytest.fixture(scope="session")
@@ -148,7 +189,7 @@ def wait_for(check, timeout_s: float, interval_s: float = 0.1, message: str = "c
 @pytest.fixture(scope="session")
 def app_server(stack, topics) -> Iterator[AppProcess]:
     port = int(TEST_ENV["APP_PORT"])
-    server = AppProcess(port, REPO_ROOT / ".devstack" / "logs" / f"test-app-{port}.log")
+    server = AppProcess(port, STACK.logs_dir / f"test-app-{port}.log")
     server.start()
     yield server
     server.stop()

@@ -20,6 +20,8 @@ from typing import Any
 
 from aiokafka import AIOKafkaClient, AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from devstack.config import StackConfig
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -199,9 +201,7 @@ class WorkerProcess:
     def __init__(self, module: str, env: dict[str, str] | None = None, log_name: str | None = None) -> None:
         self.module = module
         self.env = {**os.environ, **(env or {})}
-        self.log_path = (
-            REPO_ROOT / ".devstack" / "logs" / f"{log_name or module.split('.')[-1]}-{uuid.uuid4().hex[:6]}.log"
-        )
+        self.log_path = StackConfig().logs_dir / f"{log_name or module.split('.')[-1]}-{uuid.uuid4().hex[:6]}.log"
         self.process: subprocess.Popen | None = None
 
     def start(self) -> WorkerProcess:
