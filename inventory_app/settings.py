@@ -49,6 +49,11 @@ class Settings(BaseSettings):
     notifier_archive_batch_size: int = Field(default=500, ge=1)
     notifier_archive_interval_s: float = Field(default=5.0, gt=0)
     notifier_metrics_port: int = 9310
+    # At start, refill the event table and archive from the product-events topic when the table was
+    # missing (moto keeps nothing across a restart) or was never rebuilt since it was created.
+    notifier_rebuild_on_start: bool = True
+    # A rebuild gives up when it reads nothing new from the broker for this long.
+    notifier_rebuild_stall_timeout_s: float = Field(default=60.0, gt=0)
 
     # Analytics
     analytics_group_id: str = "inventory-analytics"

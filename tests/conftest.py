@@ -54,6 +54,9 @@ TEST_ENV = {
     "OUTBOX_POLL_INTERVAL_S": "0.5",
     "CONSUMER_SESSION_TIMEOUT_MS": "6000",
     "NOTIFIER_ARCHIVE_INTERVAL_S": "1.0",
+    # Tests start notifiers on fresh tables all the time; each would otherwise replay the shared test
+    # topic first. The rebuild tests turn it on for their own topics.
+    "NOTIFIER_REBUILD_ON_START": "false",
     "APP_PORT": os.environ.get("TEST_APP_PORT", "3130"),
     # The app runs as `make dev` runs it: two server workers sharing UI state in the test stack's Redis.
     "GRANIAN_WORKERS": "2",

@@ -108,7 +108,8 @@ def stored_event_ids(settings, table: str) -> list[str]:
             paginator = client.get_paginator("scan")
             try:
                 async for page in paginator.paginate(TableName=table, ProjectionExpression="event_id"):
-                    ids.extend(item["event_id"]["S"] for item in page.get("Items", []))
+                    # Items without an event id are the table's own bookkeeping (the rebuild marker).
+                    ids.extend(item["event_id"]["S"] for item in page.get("Items", []) if "event_id" in item)
             except ClientError as error:
                 if error.response["Error"]["Code"] == "ResourceNotFoundException":
                     return []  # the notifier has not created its table yet

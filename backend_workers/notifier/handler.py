@@ -23,7 +23,7 @@ from schemas.registry import validate_notice
 log = logging.getLogger("backend_workers.notifier")
 
 
-def _is_outage(error: Exception) -> bool:
+def is_outage(error: Exception) -> bool:
     if isinstance(error, BotoCoreError):  # connection refused, timeouts, endpoint errors
         return True
     if isinstance(error, ClientError):
@@ -42,12 +42,20 @@ def _is_outage(error: Exception) -> bool:
 MISSING_STORE_CODES = ("ResourceNotFoundException", "NoSuchBucket")
 
 
-def _missing_store(error: Exception) -> bool:
+def missing_store(error: Exception) -> bool:
     """The table or bucket vanished (an in-memory emulator restarted, or an operator deleted it)."""
     return isinstance(error, ClientError) and error.response.get("Error", {}).get("Code") in MISSING_STORE_CODES
 
 
 CONCURRENT_PUTS = 32
+
+
+async def ensure_stores(settings: Settings, dynamodb: Any, s3: Any) -> bool:
+    """The table (with TTL where supported) and the bucket exist; True when the table had to be created."""
+    created = await event_log.ensure_table(dynamodb, settings.dynamodb_events_table)
+    await event_log.enable_ttl(dynamodb, settings.dynamodb_events_table)
+    await archive.ensure_bucket(s3, settings.s3_archive_bucket)
+    return created
 
 
 class NotifierHandler:
@@ -172,19 +180,17 @@ class NotifierHandler:
             await self.start_producer()
 
     async def ensure_stores(self) -> None:
-        await event_log.ensure_table(self.dynamodb, self.settings.dynamodb_events_table)
-        await event_log.enable_ttl(self.dynamodb, self.settings.dynamodb_events_table)
-        await archive.ensure_bucket(self.s3, self.settings.s3_archive_bucket)
+        await ensure_stores(self.settings, self.dynamodb, self.s3)
 
     async def _raise_for(self, error: Exception) -> None:
         """Outages and vanished stores hold the offsets (retry later); anything else is the handler's failure."""
-        if _missing_store(error):
+        if missing_store(error):
             log.warning("event table or archive bucket missing; recreating it")
             try:
                 await self.ensure_stores()
             except Exception as ensure_error:  # noqa: BLE001 - still down: retried by the loop
                 log.warning("could not recreate the stores yet: %s", ensure_error)
             raise DependencyUnavailable(str(error)) from error
-        if _is_outage(error):
+        if is_outage(error):
             raise DependencyUnavailable(str(error) or type(error).__name__) from error
         raise error

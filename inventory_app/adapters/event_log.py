@@ -45,7 +45,9 @@ def to_item(event: dict[str, Any], retention_days: int) -> dict[str, Any]:
     }
 
 
-async def ensure_table(client: Any, table: str) -> None:
+async def ensure_table(client: Any, table: str) -> bool:
+    """Create the table when it is missing; True when this call created it (it is empty then)."""
+    created = False
     try:
         await client.describe_table(TableName=table)
     except ClientError as error:
@@ -70,11 +72,13 @@ async def ensure_table(client: Any, table: str) -> None:
                     }
                 ],
             )
+            created = True
         except ClientError as create_error:
             if create_error.response["Error"]["Code"] != "ResourceInUseException":
                 raise  # another notifier created it first otherwise
     waiter = client.get_waiter("table_exists")
     await waiter.wait(TableName=table, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+    return created
 
 
 async def enable_ttl(client: Any, table: str) -> bool:
@@ -102,6 +106,59 @@ async def put_event(client: Any, table: str, event: dict[str, Any], retention_da
         if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
             return False
         raise
+
+
+def _rebuild_marker_key(topic: str) -> dict[str, Any]:
+    # Outside the PRODUCT# and DAY# key spaces (and without gsi1 attributes): no history query sees it.
+    return {"pk": {"S": "META#rebuild"}, "sk": {"S": f"TOPIC#{topic}"}}
+
+
+async def put_rebuild_marker(client: Any, table: str, topic: str, end_offsets: dict[int, int]) -> None:
+    """Record that the table holds every event of `topic` up to `end_offsets` (a finished rebuild)."""
+    item = {
+        **_rebuild_marker_key(topic),
+        "end_offsets": {"S": json.dumps({str(p): o for p, o in sorted(end_offsets.items())})},
+        "finished_at": {"S": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")},
+    }
+    await client.put_item(TableName=table, Item=item)
+
+
+async def rebuild_marker(client: Any, table: str, topic: str) -> dict[int, int] | None:
+    """The end offsets of the last finished rebuild from `topic`, or None when the table never had one."""
+    response = await client.get_item(TableName=table, Key=_rebuild_marker_key(topic), ConsistentRead=True)
+    item = response.get("Item")
+    if not item:
+        return None
+    return {int(p): int(o) for p, o in json.loads(item["end_offsets"]["S"]).items()}
+
+
+async def product_versions(client: Any, table: str, product_id: str, max_items: int) -> set[int]:
+    """The product versions (data.product.version) the log holds for one product, reading at most `max_items`."""
+    versions: set[int] = set()
+    read = 0
+    start_key = None
+    while read < max_items:
+        query: dict[str, Any] = {
+            "TableName": table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": f"PRODUCT#{product_id}"}},
+            "ProjectionExpression": "#e",
+            "ExpressionAttributeNames": {"#e": "event"},
+            "Limit": min(1000, max_items - read),
+        }
+        if start_key:
+            query["ExclusiveStartKey"] = start_key
+        response = await client.query(**query)
+        items = response.get("Items", [])
+        read += len(items)
+        for event in _events(items):
+            version = ((event.get("data") or {}).get("product") or {}).get("version")
+            if isinstance(version, int):
+                versions.add(version)
+        start_key = response.get("LastEvaluatedKey")
+        if not start_key:
+            break
+    return versions
 
 
 def _events(items: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -102,15 +102,32 @@ def _event_row(event: EventRow) -> rx.Component:
     )
 
 
+def incomplete_history_callout() -> rx.Component:
+    """Said instead of (or above) a short list, so a gap in the log is never read as "nothing happened"."""
+    return rx.callout(
+        rx.text(
+            "Event history is incomplete: ",
+            STATE.history_gap,
+            " in the log. Rebuild it with ",
+            rx.code("python -m backend_workers.notifier --rebuild"),
+            ".",
+        ),
+        color_scheme="amber",
+        role="status",
+        size="1",
+    )
+
+
 def event_history() -> rx.Component:
     return rx.flex(
         rx.heading("Event history", as_="h3", size="4"),
+        rx.cond(STATE.history_gap != "", incomplete_history_callout()),
         rx.cond(
             STATE.events_loading,
             rx.flex(rx.spinner(size="2"), rx.text("Loading events…", size="2"), spacing="2"),
             rx.cond(
                 STATE.events.length() == 0,
-                rx.text("No events yet", color=styles.MUTED_COLOR),
+                rx.cond(STATE.history_gap == "", rx.text("No events yet", color=styles.MUTED_COLOR)),
                 rx.box(
                     rx.table.root(
                         rx.el.caption("Event history", style=styles.visually_hidden),

@@ -45,19 +45,31 @@ def _event_row(event: dict[str, Any]) -> EventRow:
     )
 
 
-async def load_product_events(product_id: str) -> list[dict[str, Any]]:
-    """The product's recorded events from the events API; empty when it is unavailable or has none."""
+async def load_product_events_page(product_id: str) -> dict[str, Any]:
+    """The events API's page for the product (`data`, `completeness`); empty when it is unavailable."""
     url = f"{get_settings().app_public_url.rstrip('/')}/api/products/{product_id}/events"
     try:
         async with httpx.AsyncClient(timeout=EVENTS_TIMEOUT_S) as client:
             response = await client.get(url, params={"limit": EVENTS_LIMIT})
         if response.status_code != 200:
-            return []
+            return {}
         body = response.json()
     except (httpx.HTTPError, ValueError):
-        return []
-    items = body.get("data", []) if isinstance(body, dict) else body
+        return {}
+    return body if isinstance(body, dict) else {"data": body}
+
+
+def events_of(page: dict[str, Any]) -> list[dict[str, Any]]:
+    items = page.get("data", [])
     return [item for item in items if isinstance(item, dict)][:EVENTS_LIMIT] if isinstance(items, list) else []
+
+
+def history_gap(page: dict[str, Any]) -> str:
+    """'N of M versions' when the log misses some of the product's versions (domain.history), else ''."""
+    completeness = page.get("completeness")
+    if not isinstance(completeness, dict) or completeness.get("complete", True):
+        return ""
+    return f"{completeness.get('versions_in_log', 0)} of {completeness.get('current_version', 0)} versions"
 
 
 class ProductDetailState(rx.State):
@@ -71,6 +83,8 @@ class ProductDetailState(rx.State):
     movements_page: int = 0
     events: list[EventRow] = []
     events_loading: bool = False
+    # "N of M versions" when the event log misses some of this product's events; "" when it is whole.
+    history_gap: str = ""
     loading: bool = False
 
     @rx.var
@@ -126,6 +140,7 @@ class ProductDetailState(rx.State):
         self.product_id = self._id_from_url()
         self.movements_page = 0
         self.events = []
+        self.history_gap = ""
         self.loading = True
         yield
         await self._fetch_product()
@@ -140,7 +155,9 @@ class ProductDetailState(rx.State):
             return
         self.events_loading = True
         yield
-        self.events = [_event_row(e) for e in await load_product_events(self.product_id)]
+        page = await load_product_events_page(self.product_id)
+        self.events = [_event_row(e) for e in events_of(page)]
+        self.history_gap = history_gap(page)
         self.events_loading = False
 
     @rx.event
