@@ -40,6 +40,32 @@ EXPECTED_OPERATIONS = {
     ("get", "/api/openapi.json"): "getOpenApi",
     ("get", "/api/docs"): "getApiDocs",
     ("get", "/metrics"): "getMetrics",
+    ("post", "/api/auth/session"): "signIn",
+    ("delete", "/api/auth/session"): "signOut",
+    ("get", "/api/auth/me"): "getMe",
+    ("delete", "/api/auth/sessions"): "signOutEverywhere",
+    ("put", "/api/auth/password"): "changePassword",
+    ("get", "/api/tokens"): "listTokens",
+    ("post", "/api/tokens"): "createToken",
+    ("delete", "/api/tokens/{token_id}"): "revokeToken",
+    ("get", "/api/users"): "listUsers",
+    ("post", "/api/users"): "createUser",
+    ("patch", "/api/users/{user_id}"): "updateUser",
+    ("put", "/api/users/{user_id}/password"): "resetPassword",
+    ("get", "/api/security-events"): "listSecurityEvents",
+}
+# Operations anyone may call (`security: []`): liveness, the contract and its docs page, signing in.
+OPEN_OPERATIONS = {"getHealth", "getOpenApi", "getApiDocs", "signIn"}
+# Operations where credentials are optional and change the answer (anonymous: status only).
+OPTIONAL_AUTH_OPERATIONS = {"getReadiness"}
+DOCUMENT_SECURITY = [{"bearerAuth": []}, {"sessionCookie": []}]
+AUTH_PROBLEM_SLUGS = {
+    "unauthorized",
+    "forbidden",
+    "cross-origin-refused",
+    "invalid-credentials",
+    "too-many-attempts",
+    "duplicate-email",
 }
 # Routes outside /api, with the reason.
 NON_API_PATHS = {"/metrics": "Prometheus scrape endpoint, for scrapers rather than API clients"}
@@ -126,6 +152,20 @@ def test_the_document_is_a_valid_openapi_3_1_document() -> None:
     validate(spec)
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A YAML loader that refuses a key twice in one mapping (plain YAML silently keeps the last one)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        keys = [self.construct_object(key, deep=deep) for key, _ in node.value]
+        duplicates = {key for key in keys if keys.count(key) > 1}
+        assert not duplicates, f"duplicate keys {sorted(map(str, duplicates))} at line {node.start_mark.line + 1}"
+        return super().construct_mapping(node, deep=deep)
+
+
+def test_the_document_repeats_no_key() -> None:
+    yaml.load(SPEC_PATH.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
+
+
 def test_the_document_defines_exactly_the_expected_operations() -> None:
     found = {(method, path): op.get("operationId") for method, path, op in _operations()}
     assert found == EXPECTED_OPERATIONS
@@ -167,7 +207,8 @@ def test_every_request_body_has_an_example(method: str, path: str, operation: di
 @pytest.mark.parametrize(("method", "path", "operation"), _operation_params())
 def test_every_error_response_is_a_problem(method: str, path: str, operation: dict[str, Any]) -> None:
     for status, response in operation["responses"].items():
-        if str(status).startswith(("4", "5")) and operation["operationId"] != "getReadiness":
+        # readiness reports a failing dependency with its own body (Readiness), not a problem
+        if str(status).startswith(("4", "5")) and (operation["operationId"], str(status)) != ("getReadiness", "503"):
             content = _resolve(response)["content"]
             assert list(content) == ["application/problem+json"], f"{status} of {operation['operationId']}"
             assert content["application/problem+json"]["schema"] == {"$ref": "#/components/schemas/Problem"}
@@ -186,7 +227,21 @@ def test_every_error_response_is_a_problem(method: str, path: str, operation: di
         ("listRecentEvents", {"200", "422", "503"}),
         ("streamNotifications", {"200", "422", "503"}),
         ("importProducts", {"200", "400", "413", "415", "422", "503"}),
-        ("getReadiness", {"200", "503"}),
+        ("getReadiness", {"200", "401", "503"}),
+        ("getMetrics", {"200", "401", "403"}),
+        ("signIn", {"200", "303", "400", "401", "403", "413", "415", "422", "429"}),
+        ("signOut", {"204", "401"}),
+        ("getMe", {"200", "401"}),
+        ("signOutEverywhere", {"204", "401"}),
+        ("changePassword", {"204", "400", "401", "403", "422"}),
+        ("listTokens", {"200", "401"}),
+        ("createToken", {"201", "400", "401", "403", "422"}),
+        ("revokeToken", {"204", "401", "403", "404"}),
+        ("listUsers", {"200", "401", "403", "422"}),
+        ("createUser", {"201", "400", "401", "403", "409", "422"}),
+        ("updateUser", {"200", "400", "401", "403", "404", "422"}),
+        ("resetPassword", {"204", "400", "401", "403", "404", "422"}),
+        ("listSecurityEvents", {"200", "401", "403", "422"}),
     ],
 )
 def test_operations_document_their_statuses(operation_id: str, statuses: set[str]) -> None:
@@ -274,3 +329,171 @@ def test_notice_matches_the_event_notice_schema() -> None:
     validator = _ref_validator("#/components/schemas/Notice")
     for example in notice["examples"]:
         validator.validate(example)
+
+
+# --- authentication ------------------------------------------------------------------------------------
+
+
+def _operation(operation_id: str) -> Operation:
+    return next(op for _, _, op in _operations() if op["operationId"] == operation_id)
+
+
+def _problem_examples(response: dict[str, Any]) -> list[dict[str, Any]]:
+    media = _resolve(response)["content"]["application/problem+json"]
+    examples = [media["example"]] if "example" in media else []
+    return examples + [_resolve(e)["value"] for e in media.get("examples", {}).values()]
+
+
+def _slug(problem_type: str) -> str:
+    return problem_type.rsplit("/", 1)[-1]
+
+
+def test_the_bearer_token_and_session_cookie_schemes_are_declared() -> None:
+    schemes = _spec()["components"]["securitySchemes"]
+    assert set(schemes) == {"bearerAuth", "sessionCookie"}
+    bearer, cookie = schemes["bearerAuth"], schemes["sessionCookie"]
+    assert (bearer["type"], bearer["scheme"], bearer["bearerFormat"]) == ("http", "bearer", "inv_<43 url-safe chars>")
+    assert "python -m inventory_app.cli tokens create" in bearer["description"]
+    assert (cookie["type"], cookie["in"], cookie["name"]) == ("apiKey", "cookie", "inventory_session")
+    assert "HttpOnly" in cookie["description"]
+
+
+def test_by_default_every_operation_needs_a_token_or_a_session() -> None:
+    assert _spec()["security"] == DOCUMENT_SECURITY
+
+
+def test_the_open_operations_are_exactly_health_the_contract_its_docs_and_sign_in() -> None:
+    open_operations = {op["operationId"] for _, _, op in _operations() if op.get("security") == []}
+    assert open_operations == OPEN_OPERATIONS
+
+
+def test_readiness_takes_credentials_optionally() -> None:
+    assert _operation("getReadiness")["security"] == [{}, *DOCUMENT_SECURITY]
+
+
+def test_every_other_operation_uses_the_document_security() -> None:
+    special = OPEN_OPERATIONS | OPTIONAL_AUTH_OPERATIONS
+    for _, _, operation in _operations():
+        if operation["operationId"] not in special:
+            assert operation.get("security", DOCUMENT_SECURITY) == DOCUMENT_SECURITY, operation["operationId"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "operation"),
+    [p for p in _operation_params() if p.values[2]["operationId"] not in OPEN_OPERATIONS],
+)
+def test_every_protected_operation_declares_401_and_403_problems(method: str, path: str, operation: Operation) -> None:
+    responses = operation["responses"]
+    for status in ("401", "403"):
+        assert status in responses, f"{operation['operationId']} lacks {status}"
+        content = _resolve(responses[status])["content"]
+        assert content == {"application/problem+json": content["application/problem+json"]}
+        assert content["application/problem+json"]["schema"] == {"$ref": "#/components/schemas/Problem"}
+    assert responses["401"] == {"$ref": "#/components/responses/Unauthorized"}
+    assert responses["403"] == {"$ref": "#/components/responses/Forbidden"}
+
+
+def test_401_carries_a_bearer_challenge_and_the_unauthorized_type() -> None:
+    responses = _spec()["components"]["responses"]
+    for name, slug in (("Unauthorized", "unauthorized"), ("InvalidCredentials", "invalid-credentials")):
+        header = _resolve(responses[name]["headers"]["WWW-Authenticate"])
+        assert header["required"] is True
+        _validator(header["schema"]).validate('Bearer realm="inventory"')
+        assert {(_slug(e["type"]), e["status"]) for e in _problem_examples(responses[name])} == {(slug, 401)}
+
+
+def test_403_is_either_a_role_refusal_or_a_cross_origin_refusal() -> None:
+    examples = _problem_examples(_spec()["components"]["responses"]["Forbidden"])
+    assert {(_slug(e["type"]), e["status"]) for e in examples} == {("forbidden", 403), ("cross-origin-refused", 403)}
+
+
+def test_429_says_when_to_retry() -> None:
+    response = _spec()["components"]["responses"]["TooManyRequests"]
+    assert _resolve(response["headers"]["Retry-After"])["required"] is True
+    assert [(_slug(e["type"]), e["status"]) for e in _problem_examples(response)] == [("too-many-attempts", 429)]
+
+
+def test_every_problem_type_used_in_the_document_is_listed_in_the_problem_schema() -> None:
+    listed = _spec()["components"]["schemas"]["Problem"]["properties"]["type"]["description"]
+    used = {
+        _slug(example["type"])
+        for response in _spec()["components"]["responses"].values()
+        if "application/problem+json" in response.get("content", {})
+        for example in _problem_examples(response)
+    }
+    assert used >= AUTH_PROBLEM_SLUGS
+    assert not {slug for slug in used if f"`{slug}`" not in listed}
+
+
+def test_sign_in_accepts_json_and_the_html_form() -> None:
+    content = _resolve(_operation("signIn")["requestBody"])["content"]
+    assert set(content) == {"application/json", "application/x-www-form-urlencoded"}
+    assert _resolve(_operation("signIn")["responses"]["200"])["headers"]["Set-Cookie"]
+
+
+@pytest.mark.parametrize("next_path", ["//evil.example/", "/\\evil.example", "https://evil.example/", "products"])
+def test_sign_in_form_next_must_be_a_path_on_this_site(next_path: str) -> None:
+    validator = _ref_validator("#/components/schemas/SignInForm")
+    form = {"email": "ana@example.com", "password": "x"}
+    assert validator.is_valid({**form, "next": "/products?q=a"})
+    assert not validator.is_valid({**form, "next": next_path})
+
+
+def test_new_passwords_have_at_least_12_characters() -> None:
+    for schema in ("UserCreate", "PasswordChange", "PasswordReset"):
+        validator = _ref_validator(f"#/components/schemas/{schema}")
+        example = _spec()["components"]["schemas"][schema]["examples"][0]
+        field = "password" if schema == "UserCreate" else "new_password"
+        assert validator.is_valid({**example, field: "x" * 12})
+        assert not validator.is_valid({**example, field: "x" * 11}), schema
+
+
+def test_user_update_needs_one_known_field() -> None:
+    validator = _ref_validator("#/components/schemas/UserUpdate")
+    assert validator.is_valid({"disabled": True})
+    assert not validator.is_valid({})
+    assert not validator.is_valid({"email": "new@example.com"})
+    assert not validator.is_valid({"role": "owner"})
+
+
+def test_a_created_token_is_its_public_view_plus_the_secret_once() -> None:
+    schemas = _spec()["components"]["schemas"]
+    created = schemas["TokenCreated"]["examples"][0]
+    public = {k: v for k, v in created.items() if k != "token"}
+    _ref_validator("#/components/schemas/TokenPublic").validate(public)
+    assert set(schemas["TokenCreated"]["properties"]) == {*schemas["TokenPublic"]["properties"], "token"}
+    assert set(schemas["TokenCreated"]["required"]) == {*schemas["TokenPublic"]["required"], "token"}
+    validator = _ref_validator("#/components/schemas/TokenCreated")
+    assert created["prefix"] == created["token"][:8]
+    assert not validator.is_valid(public)
+    assert not validator.is_valid({**created, "extra": 1})
+    assert not validator.is_valid({**created, "token": created["token"][:-1]})
+
+
+def test_stock_movements_name_their_actor_or_null_for_old_rows() -> None:
+    movement = _spec()["components"]["schemas"]["StockMovement"]
+    assert "actor" in movement["required"]
+    validator = _ref_validator("#/components/schemas/StockMovement")
+    example = movement["examples"][0]
+    assert validator.is_valid({**example, "actor": None})
+    assert not validator.is_valid({k: v for k, v in example.items() if k != "actor"})
+    assert not validator.is_valid({**example, "actor": {"type": "robot", "id": None, "name": "r2"}})
+
+
+def test_anonymous_readiness_is_the_status_alone() -> None:
+    validator = _ref_validator("#/components/schemas/Readiness")
+    assert validator.is_valid({"status": "not_ready"})
+    assert not validator.is_valid({"status": "ready", "secrets": {}})
+
+
+def test_the_docs_page_keeps_a_pasted_token_and_loads_only_local_assets() -> None:
+    import asyncio
+    import re
+
+    from inventory_app.api.routes import docs
+
+    html = asyncio.run(docs.api_docs()).body.decode()
+    assert '"persistAuthorization": true' in html
+    assets = re.findall(r"""(?:src|href)=["']?([^"' >]+)""", html)
+    assert assets and all(url.startswith("/api/docs/static/") for url in assets), assets
+    assert all((docs.SWAGGER_STATIC / url.rsplit("/", 1)[-1]).is_file() for url in assets)

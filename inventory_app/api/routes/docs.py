@@ -39,6 +39,9 @@ async def api_docs() -> HTMLResponse:
         swagger_js_url="/api/docs/static/swagger-ui-bundle.js",
         swagger_css_url="/api/docs/static/swagger-ui.css",
         swagger_favicon_url="/api/docs/static/favicon.png",
+        # "Authorize" takes a bearer token (the contract declares bearerAuth); keep it across reloads of
+        # the page (Swagger UI stores it in this origin's localStorage) so a pasted token is not retyped.
+        swagger_ui_parameters={"persistAuthorization": True},
     )
 
 
