@@ -12,6 +12,8 @@ from jsonschema import Draft202012Validator, ValidationError
 from referencing import Registry, Resource
 
 __all__ = [
+    "ACTOR_TYPES",
+    "ATTRIBUTION_HEADERS",
     "BASE_URI",
     "EVENTS_DIR",
     "EVENT_SCHEMAS",
@@ -36,6 +38,18 @@ EVENT_SCHEMAS: dict[str, str] = {
 """CloudEvent ``type`` -> schema file name in ``schemas/events``."""
 
 NOTICE_SCHEMA: str = "notice.schema.json"
+
+ATTRIBUTION_HEADERS: dict[str, str] = {
+    "actor": "ce_actor",
+    "actortype": "ce_actortype",
+    "actorid": "ce_actorid",
+}
+"""CloudEvents extension attribute -> the Kafka header carrying it beside the unchanged v1 body: who made
+the change (schemas/CHANGELOG.md, "Evolution policy"). ``ce_actor`` is the display name, ``ce_actortype``
+one of ``ACTOR_TYPES``, ``ce_actorid`` the user's id (absent for ``system``)."""
+
+ACTOR_TYPES: tuple[str, ...] = ("user", "token", "system")
+"""Values of the ``ce_actortype`` header (and of ``Actor.type`` in the REST contract)."""
 
 
 def schema_files() -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -149,60 +150,156 @@ def test_asyncapi_messages_reference_the_event_schemas() -> None:
     assert payload_refs == expected
 
 
-# --- compatibility with the frozen baseline ----------------------------------------------------------
+# --- evolution policy (schemas/CHANGELOG.md): published versions are frozen -------------------------
+
+# Keywords that only annotate a schema: editing them never changes which documents validate.
+ANNOTATIONS = frozenset({"title", "description", "examples", "$comment", "deprecated"})
+# Keywords whose value maps names to subschemas (the names are data, not keywords).
+SCHEMA_MAPS = frozenset({"properties", "patternProperties", "$defs", "dependentSchemas"})
+# Keywords whose list order does not matter.
+UNORDERED = frozenset({"required", "enum", "type"})
+VERSIONED_FILE = re.compile(r"^(?P<event>[a-z-]+?)(?:\.v(?P<version>[2-9]|[1-9][0-9]+))?\.schema\.json$")
+
+
+def _meaning(schema: Any) -> Any:
+    """The schema without annotations and with unordered lists sorted: equal meaning, equal value."""
+    if isinstance(schema, dict):
+        meaning: dict[str, Any] = {}
+        for key, value in schema.items():
+            if key in ANNOTATIONS:
+                continue
+            if key in SCHEMA_MAPS and isinstance(value, dict):
+                meaning[key] = {name: _meaning(sub) for name, sub in value.items()}
+            elif key in UNORDERED and isinstance(value, list):
+                meaning[key] = sorted(value, key=lambda item: json.dumps(item, sort_keys=True))
+            else:
+                meaning[key] = _meaning(value)
+        return meaning
+    if isinstance(schema, list):
+        return [_meaning(item) for item in schema]
+    return schema
 
 
 def _dataschema(schema: dict[str, Any]) -> str | None:
     return schema.get("properties", {}).get("dataschema", {}).get("const")
 
 
-def _compat_problems(current: Any, baseline: Any, path: str = "#") -> list[str]:
-    """Return breaking differences: required lists that grew, and properties that disappeared."""
-    problems: list[str] = []
-    if isinstance(current, dict) and isinstance(baseline, dict):
-        added_required = set(current.get("required", [])) - set(baseline.get("required", []))
-        if added_required:
-            problems.append(f"{path}/required adds {sorted(added_required)}")
-        if isinstance(baseline.get("properties"), dict):
-            removed = set(baseline["properties"]) - set(current.get("properties", {}))
-            if removed:
-                problems.append(f"{path}/properties removes {sorted(removed)}")
-        for key in baseline.keys() & current.keys():
-            if key not in ("examples", "required"):
-                problems.extend(_compat_problems(current[key], baseline[key], f"{path}/{key}"))
-    elif isinstance(current, list) and isinstance(baseline, list):
-        for index, (cur, base) in enumerate(zip(current, baseline, strict=False)):
-            problems.extend(_compat_problems(cur, base, f"{path}/{index}"))
-    return problems
+def _baseline_validator(schema_file: str) -> Draft202012Validator:
+    baseline_registry: Registry = Registry().with_resources(
+        (s["$id"], Resource.from_contents(s)) for s in map(_load, sorted(BASELINE_DIR.glob("*.schema.json")))
+    )
+    return Draft202012Validator(
+        _load(BASELINE_DIR / schema_file),
+        registry=baseline_registry,
+        format_checker=Draft202012Validator.FORMAT_CHECKER,
+    )
 
 
-def test_compat_checker_detects_breaking_changes() -> None:
-    base = {"type": "object", "required": ["a"], "properties": {"a": {}, "b": {"properties": {"c": {}}}}}
-    assert _compat_problems(base, base) == []
-    with_optional = {**base, "properties": {**base["properties"], "d": {}}}
-    assert _compat_problems(with_optional, base) == []
-    assert _compat_problems({**base, "required": ["a", "b"]}, base)
-    assert _compat_problems({**base, "properties": {"a": {}, "b": {"properties": {}}}}, base)
+def test_meaning_ignores_annotations_and_order_but_sees_every_constraint() -> None:
+    base = {
+        "type": "object",
+        "required": ["name", "description"],
+        "additionalProperties": False,
+        "properties": {"name": {"type": "string", "description": "Name."}, "description": {"type": "string"}},
+    }
+    reworded = {**base, "description": "A thing.", "required": ["description", "name"], "examples": [{}]}
+    assert _meaning(reworded) == _meaning(base)
+    optional_field = {**base, "properties": {**base["properties"], "colour": {"type": "string"}}}
+    property_named_description_removed = {**base, "properties": {"name": base["properties"]["name"]}}
+    narrowed = {**base, "properties": {**base["properties"], "name": {"type": "string", "maxLength": 9}}}
+    opened = {**base, "additionalProperties": True}
+    for changed in (optional_field, property_named_description_removed, narrowed, opened):
+        assert _meaning(changed) != _meaning(base)
 
 
 def test_every_event_schema_has_a_baseline() -> None:
     assert sorted(p.name for p in BASELINE_DIR.glob("*.schema.json")) == SCHEMA_FILES
 
 
-@pytest.mark.parametrize("schema_file", SCHEMA_FILES)
-def test_schema_changes_are_backward_compatible_or_bump_the_dataschema_version(schema_file: str) -> None:
+@pytest.mark.parametrize("schema_file", sorted(p.name for p in BASELINE_DIR.glob("*.schema.json")))
+def test_a_published_schema_never_changes_its_meaning(schema_file: str) -> None:
+    """Closed schemas: even a new optional field breaks a validating consumer, so it needs a new version."""
+    assert (EVENTS_DIR / schema_file).is_file(), f"{schema_file} was published and must stay beside newer versions"
     current = registry.load_schema(schema_file)
     baseline = _load(BASELINE_DIR / schema_file)
-    if _dataschema(current) != _dataschema(baseline):
-        return  # a new dataschema version may break compatibility by design
-    assert _compat_problems(current, baseline) == []
-    baseline_registry: Registry = Registry().with_resources(
-        (s["$id"], Resource.from_contents(s)) for s in map(_load, sorted(BASELINE_DIR.glob("*.schema.json")))
+    assert _meaning(current) == _meaning(baseline), (
+        f"{schema_file} changed in meaning: publish the change as a new dataschema version beside it "
+        "(schemas/CHANGELOG.md, Evolution policy)"
     )
-    baseline_validator = Draft202012Validator(baseline, registry=baseline_registry)
-    for example in baseline.get("examples", []):
-        baseline_validator.validate(example)
+
+
+@pytest.mark.parametrize("schema_file", SCHEMA_FILES)
+def test_consumers_built_on_the_baseline_accept_the_events_produced_today(schema_file: str) -> None:
+    current = registry.load_schema(schema_file)
+    baseline = _load(BASELINE_DIR / schema_file)
+    for example in [*baseline.get("examples", []), *current.get("examples", [])]:
+        _baseline_validator(schema_file).validate(example)
         registry.validator_for(schema_file).validate(example)
+
+
+@pytest.mark.parametrize("schema_file", EVENT_SCHEMA_FILES)
+def test_every_event_schema_names_the_dataschema_version_of_its_file(schema_file: str) -> None:
+    match = VERSIONED_FILE.match(schema_file)
+    assert match, f"{schema_file}: name it <event>.schema.json (version 1) or <event>.v<N>.schema.json"
+    version = match["version"] or "1"
+    assert _dataschema(registry.load_schema(schema_file)) == f"{registry.BASE_URI}{match['event']}/{version}"
+
+
+def test_each_event_type_and_dataschema_version_has_exactly_one_schema() -> None:
+    event_files = [name for name in SCHEMA_FILES if _dataschema(registry.load_schema(name))]
+    versions = [
+        (registry.load_schema(name)["properties"]["type"]["const"], _dataschema(registry.load_schema(name)))
+        for name in event_files
+    ]
+    assert len(versions) == len(set(versions))
+    assert {event_type for event_type, _ in versions} == set(registry.EVENT_SCHEMAS)
+
+
+# --- attribution headers (schemas/CHANGELOG.md): who made a change, beside the v1 body -----------------
+
+
+def _asyncapi() -> dict[str, Any]:
+    document: dict[str, Any] = yaml.safe_load((ROOT / "schemas" / "asyncapi.yaml").read_text(encoding="utf-8"))
+    return document
+
+
+def test_asyncapi_lists_the_attribution_headers_as_optional_strings() -> None:
+    headers = _asyncapi()["components"]["schemas"]["CloudEventHeaders"]
+    for attribute, header in registry.ATTRIBUTION_HEADERS.items():
+        assert header == f"ce_{attribute}"
+        assert headers["properties"][header]["type"] == "string", header
+        assert header not in headers["required"], f"{header} must stay optional (older events lack it)"
+    assert headers["properties"]["ce_actortype"]["enum"] == list(registry.ACTOR_TYPES)
+    assert headers.get("additionalProperties", True) is not False, "consumers must tolerate unknown headers"
+    description = _asyncapi()["info"]["description"]
+    assert "**Attribution.**" in description
+    assert all(f"`{header}`" in description for header in registry.ATTRIBUTION_HEADERS.values())
+
+
+def test_every_cloudevents_header_is_ce_plus_a_valid_attribute_name() -> None:
+    """CloudEvents attribute names are lowercase letters and digits (at most 20): `actortype`, not `actor_type`."""
+    properties = _asyncapi()["components"]["schemas"]["CloudEventHeaders"]["properties"]
+    names = [name.removeprefix("ce_") for name in properties if name.startswith("ce_")]
+    assert set(registry.ATTRIBUTION_HEADERS) <= set(names)
+    assert all(re.fullmatch(r"[a-z0-9]{1,20}", name) for name in names), names
+
+
+def test_every_product_event_message_carries_the_cloudevents_headers() -> None:
+    asyncapi = _asyncapi()
+    for reference in asyncapi["channels"]["productEvents"]["messages"].values():
+        message = asyncapi["components"]["messages"][reference["$ref"].rsplit("/", 1)[-1]]
+        assert message["headers"] == {"$ref": "#/components/schemas/CloudEventHeaders"}, message["name"]
+
+
+def test_the_actor_types_of_the_headers_are_those_of_the_rest_contract() -> None:
+    openapi = yaml.safe_load((ROOT / "openapi" / "openapi.yaml").read_text(encoding="utf-8"))
+    assert openapi["components"]["schemas"]["Actor"]["properties"]["type"]["enum"] == list(registry.ACTOR_TYPES)
+
+
+def test_the_changelog_states_the_policy_and_names_every_attribution_header() -> None:
+    changelog = (ROOT / "schemas" / "CHANGELOG.md").read_text(encoding="utf-8")
+    assert "## Evolution policy" in changelog
+    assert all(f"`{header}`" in changelog for header in registry.ATTRIBUTION_HEADERS.values())
 
 
 # --- generated pydantic types ----------------------------------------------------------------------
