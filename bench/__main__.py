@@ -61,6 +61,10 @@ def main() -> int:
         "NOTIFIER_METRICS_PORT": "0",
         "ANALYTICS_METRICS_PORT": "0",
         "BENCH_ROUTES_ENABLED": "true",
+        # Its own Reflex build dir: an export on the bench port under a running `make dev` would point
+        # the dev app's browsers at the bench app (Reflex writes the port into the exported frontend).
+        "REFLEX_WEB_WORKDIR": str(stack.state_dir / "bench-web"),
+        "REFLEX_STATES_WORKDIR": str(stack.state_dir / "bench-states"),
         "LOG_LEVEL": "WARNING",
     }
     os.environ.update(env)

@@ -61,6 +61,10 @@ TEST_ENV = {
     # The app runs as `make dev` runs it: two server workers sharing UI state in the test stack's Redis.
     "GRANIAN_WORKERS": "2",
     "REFLEX_REDIS_URL": STACK.redis_url,
+    # Reflex writes the app's port into the exported frontend: a test app sharing `.web` with `make dev`
+    # would re-export it under the running dev app and point its browsers at the test app.
+    "REFLEX_WEB_WORKDIR": str(STACK.state_dir / "web"),
+    "REFLEX_STATES_WORKDIR": str(STACK.state_dir / "states"),
     "REFLEX_TELEMETRY_ENABLED": "false",
     "REFLEX_CHECK_LATEST_VERSION": "false",
     "REFLEX_USE_SYSTEM_BUN": "1",
