@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import subprocess
 from pathlib import Path
@@ -26,13 +27,23 @@ EXPECTED_SERVICES = {
     "app",
     "notifier",
     "analytics",
+    "lb",
 }
 INFRASTRUCTURE_SERVICES = ("redpanda", "postgres", "dynamodb", "minio", "redis")
 LONG_RUNNING_PYTHON_SERVICES = ("app", "notifier", "analytics")
+LONG_RUNNING_SERVICES = (*INFRASTRUCTURE_SERVICES, *LONG_RUNNING_PYTHON_SERVICES, "lb")
+# What a user expects to survive `docker compose down` + `up`, and where each service keeps it.
+PERSISTENT_DATA = {
+    "postgres": "/var/lib/postgresql/data",
+    "redpanda": "/var/lib/redpanda/data",
+    "dynamodb": "/home/dynamodblocal/data",
+    "minio": "/data",
+}
 PYTHON_SERVICES = (*LONG_RUNNING_PYTHON_SERVICES, "migrate")
 # Variables owned by Reflex (and the granian server it starts) rather than by our Settings class.
 FOREIGN_ENV_PREFIXES = ("REFLEX_", "GRANIAN_")
 APP_PORT = 3000
+HTTPS_PORT = 443
 
 DOCKER_COMPOSE = shutil.which("docker-compose")
 
@@ -132,5 +143,68 @@ def test_python_services_point_at_the_compose_infrastructure(services: dict[str,
     assert required <= names, f"{service_name} is missing {sorted(required - names)}"
 
 
-def test_app_publishes_port_3000(services: dict[str, Any]) -> None:
-    assert APP_PORT in _published_ports(services["app"])
+def test_only_the_load_balancer_publishes_a_port_and_it_is_https(services: dict[str, Any]) -> None:
+    publishing = {name for name, service in services.items() if _published_ports(service)}
+    assert publishing == {"lb"}, "a fixed host port on any other service breaks `--scale` and bypasses TLS"
+    assert HTTPS_PORT in _published_ports(services["lb"])
+
+
+def test_app_and_workers_can_be_scaled_to_several_replicas(services: dict[str, Any]) -> None:
+    for name in LONG_RUNNING_PYTHON_SERVICES:
+        assert "container_name" not in services[name], f"{name} has a fixed container name: --scale would clash"
+        assert not _published_ports(services[name])
+
+
+def test_load_balancer_proxies_every_app_replica_on_the_app_port() -> None:
+    caddyfile = (REPO_ROOT / "deploy" / "Caddyfile").read_text()
+    assert "dynamic a" in caddyfile and "name app" in caddyfile, "the lb must re-resolve every app replica"
+    assert f"port {APP_PORT}" in caddyfile
+    assert "tls internal" in caddyfile
+
+
+@pytest.mark.parametrize("service_name", LONG_RUNNING_SERVICES)
+def test_long_running_services_restart_unless_stopped(services: dict[str, Any], service_name: str) -> None:
+    assert services[service_name].get("restart") == "unless-stopped"
+
+
+def test_postgres_is_healthy_only_once_it_accepts_tcp_connections(services: dict[str, Any]) -> None:
+    check = " ".join(services["postgres"]["healthcheck"]["test"])
+    assert "pg_isready" in check and "-h 127.0.0.1" in check, "a socket check passes during the init server"
+
+
+def test_postgres_allows_enough_connections_for_two_app_containers(services: dict[str, Any]) -> None:
+    command = services["postgres"].get("command") or []
+    command = command if isinstance(command, list) else command.split()
+    settings = [value for flag, value in itertools.pairwise(command) if flag == "-c"]
+    limits = [int(value.split("=", 1)[1]) for value in settings if value.startswith("max_connections=")]
+    assert limits and limits[0] >= 200
+
+
+def test_migrate_retries_a_bounded_number_of_times(services: dict[str, Any]) -> None:
+    script = " ".join(services["migrate"]["command"])
+    assert "alembic upgrade head" in script
+    assert "for attempt in 1 2 3" in script and "exit 1" in script, "migrate must retry, and give up in the end"
+
+
+@pytest.mark.parametrize(("service_name", "path"), sorted(PERSISTENT_DATA.items()))
+def test_stores_keep_their_data_in_named_volumes(
+    compose_config: dict[str, Any], services: dict[str, Any], service_name: str, path: str
+) -> None:
+    mounts = services[service_name].get("volumes") or []
+    named = {
+        (mount["source"], mount["target"]) if isinstance(mount, dict) else tuple(str(mount).split(":")[:2])
+        for mount in mounts
+    }
+    assert any(target == path and source in (compose_config.get("volumes") or {}) for source, target in named), (
+        f"{service_name} keeps {path} in no named volume: it would start empty after down/up"
+    )
+
+
+def test_dynamodb_local_writes_its_tables_to_disk(services: dict[str, Any]) -> None:
+    command = services["dynamodb"]["command"]
+    assert "-inMemory" not in command
+    assert command[command.index("-dbPath") + 1] == PERSISTENT_DATA["dynamodb"]
+
+
+def test_app_container_serves_the_frontend_built_into_the_image(services: dict[str, Any]) -> None:
+    assert "--prebuilt-frontend" in services["app"]["command"]
