@@ -41,3 +41,50 @@ def test_image_requirements_are_a_subset_of_requirements_txt_with_identical_pins
 
 def test_runtime_requirements_hold_no_test_or_tooling_packages() -> None:
     assert not NOT_AT_RUNTIME & set(_pins(REPO_ROOT / "requirements-runtime.txt"))
+
+
+def _imported_top_level_modules(*folders: str) -> set[str]:
+    modules: set[str] = set()
+    for folder in folders:
+        for path in (REPO_ROOT / folder).rglob("*.py"):
+            for match in re.finditer(r"^\s*(?:from|import)\s+([A-Za-z_][A-Za-z0-9_]*)", path.read_text(), re.MULTILINE):
+                modules.add(match.group(1))
+    return modules
+
+
+def _with_dependencies(names: set[str]) -> set[str]:
+    """The installed distributions these names pull in (their requirements, recursively, extras ignored)."""
+    from importlib import metadata
+
+    seen: set[str] = set()
+    pending = list(names)
+    while pending:
+        name = pending.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            requirements = metadata.requires(name) or []
+        except metadata.PackageNotFoundError:
+            continue
+        for requirement in requirements:
+            if "extra ==" in requirement:
+                continue
+            pending.append(re.sub(r"[-_.]+", "-", re.split(r"[\s;<>=!~\[(]", requirement, maxsplit=1)[0]).lower())
+    return seen
+
+
+def test_runtime_requirements_bring_every_package_the_app_and_workers_import() -> None:
+    import sys
+    from importlib import metadata
+
+    distributions_of = metadata.packages_distributions()
+    runtime = _with_dependencies(set(_pins(REPO_ROOT / "requirements-runtime.txt")))
+    missing = {}
+    for module in _imported_top_level_modules("inventory_app", "backend_workers", "migrations", "schemas"):
+        if module in sys.stdlib_module_names or module in {"inventory_app", "backend_workers", "schemas", "rxconfig"}:
+            continue
+        providers = {re.sub(r"[-_.]+", "-", name).lower() for name in distributions_of.get(module, [])}
+        if providers and not providers & runtime:
+            missing[module] = sorted(providers)
+    assert not missing, f"imported by the app or workers but not in requirements-runtime.txt: {missing}"
