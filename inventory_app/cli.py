@@ -1,17 +1,32 @@
-"""Command line tools for the app: `python -m inventory_app.cli seed --products N` adds demo products."""
+"""Command line tools for the app (run on the server, so they act as `system`):
+
+python -m inventory_app.cli users create --role admin EMAIL     the first admin (asks for a password)
+python -m inventory_app.cli users list
+python -m inventory_app.cli users reset-password EMAIL
+python -m inventory_app.cli tokens create --user EMAIL --name NAME [--expires-in-days N]
+python -m inventory_app.cli seed --products N                    demo products
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import getpass
 import random
+import secrets
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
+from typing import TypeVar
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from inventory_app.domain.errors import DuplicateSku
-from inventory_app.services import products
+from inventory_app.adapters.pg_pool import close_pool
+from inventory_app.domain.errors import DomainError, DuplicateSku
+from inventory_app.domain.identity import SYSTEM, Role
+from inventory_app.services import identity, products
+
+T = TypeVar("T")
 
 DEMO_CATEGORIES = ("Tools", "Fasteners", "Electrical", "Plumbing", "Safety")
 DEMO_NOUNS = ("Hammer", "Wrench", "Bolt", "Screw", "Cable", "Switch", "Pipe", "Valve", "Gloves", "Goggles")
@@ -41,7 +56,7 @@ def seed(count: int, *, seed_value: int | None = None) -> tuple[int, int]:
         task = progress.add_task("seed", total=count)
         for number in range(1, count + 1):
             try:
-                products.create_product(demo_payload(number, rng))
+                products.create_product(demo_payload(number, rng), by=SYSTEM)
                 created += 1
             except DuplicateSku:
                 skipped += 1
@@ -49,13 +64,103 @@ def seed(count: int, *, seed_value: int | None = None) -> tuple[int, int]:
     return created, skipped
 
 
+def _run(coroutine: Awaitable[T]) -> T:
+    async def run() -> T:
+        try:
+            return await coroutine
+        finally:
+            await close_pool()
+
+    return asyncio.run(run())
+
+
+def _read_password(args: argparse.Namespace) -> tuple[str, bool]:
+    """From stdin (--password-stdin, for scripts), generated (--generate-password) or asked twice."""
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n"), False
+    if args.generate_password or not sys.stdin.isatty():
+        return secrets.token_urlsafe(18), True
+    while True:
+        first = getpass.getpass("Password (at least 12 characters): ")
+        if first == getpass.getpass("Again: "):
+            return first, False
+        print("The passwords differ; try again.", file=sys.stderr)
+
+
+def users_command(args: argparse.Namespace) -> int:
+    if args.users_command == "create":
+        password, generated = _read_password(args)
+        payload = {"email": args.email, "name": args.name, "role": args.role, "password": password}
+        user = _run(identity.create_user(payload, by=SYSTEM))
+        print(f"created {user['role']} {user['email']}")
+        if generated:
+            print(f"password: {password}  (shown once; change it under My account)")
+    elif args.users_command == "list":
+        page = _run(identity.list_users(by=SYSTEM, limit=200))
+        for user in page["data"]:
+            state = "disabled" if user["disabled"] else "active"
+            print(f"{user['email']:40} {user['role']:7} {state:8} last sign-in {user['last_sign_in_at'] or 'never'}")
+        print(f"{page['count']} users")
+    elif args.users_command == "reset-password":
+        password, generated = _read_password(args)
+
+        async def reset() -> None:
+            user = await identity.principal_for_email(args.email)
+            await identity.reset_password(user.user_id, {"new_password": password}, by=SYSTEM)
+
+        _run(reset())
+        print(f"password reset for {args.email}; their sessions were ended")
+        if generated:
+            print(f"password: {password}  (shown once)")
+    return 0
+
+
+def tokens_command(args: argparse.Namespace) -> int:
+    token = _run(identity.create_token_for(args.user, args.name, expires_in_days=args.expires_in_days))
+    print(token["token"])  # stdout carries only the secret, for `TOKEN=$(... tokens create ...)`
+    print(f"token {token['prefix']}… '{token['name']}' for {args.user} (shown once)", file=sys.stderr)
+    return 0
+
+
+def _password_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    group.add_argument("--generate-password", action="store_true", help="generate one and print it once")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m inventory_app.cli", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m inventory_app.cli", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
+    users = commands.add_parser("users", help="user accounts").add_subparsers(dest="users_command", required=True)
+    create = users.add_parser("create", help="create a user")
+    create.add_argument("email")
+    create.add_argument("--role", choices=[r.value for r in Role], required=True)
+    create.add_argument("--name", default="")
+    _password_options(create)
+    users.add_parser("list", help="list users")
+    reset = users.add_parser("reset-password", help="set a new password and end the user's sessions")
+    reset.add_argument("email")
+    _password_options(reset)
+    tokens = commands.add_parser("tokens", help="API tokens").add_subparsers(dest="tokens_command", required=True)
+    token_create = tokens.add_parser("create", help="create an API token for a user; prints it once")
+    token_create.add_argument("--user", required=True, help="the email of the token's user")
+    token_create.add_argument("--name", required=True, help="what the token is for")
+    token_create.add_argument("--expires-in-days", type=int, default=None)
     seed_parser = commands.add_parser("seed", help="create demo products (DEMO-000001, ...); existing SKUs are kept")
     seed_parser.add_argument("--products", type=int, default=100, help="how many demo SKUs to ensure (default 100)")
     seed_parser.add_argument("--seed", type=int, default=None, help="random seed, for repeatable demo data")
     args = parser.parse_args(argv)
+    try:
+        if args.command == "users":
+            return users_command(args)
+        if args.command == "tokens":
+            return tokens_command(args)
+    except DomainError as error:
+        details = "; ".join(f"{e.field} {e.message}" for e in error.errors)
+        print(f"error: {error.detail}{' (' + details + ')' if details else ''}", file=sys.stderr)
+        return 1
     if args.command == "seed":
         if not 1 <= args.products <= MAX_SEED_PRODUCTS:
             parser.error(f"--products must be between 1 and {MAX_SEED_PRODUCTS}")

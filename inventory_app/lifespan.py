@@ -14,6 +14,7 @@ from inventory_app.adapters.db import assert_migrated
 from inventory_app.adapters.notification_hub import NotificationHub, set_hub
 from inventory_app.adapters.outbox import OutboxRelay
 from inventory_app.adapters.pg_pool import close_pool, get_pool
+from inventory_app.services.credentials import get_credential_cache
 from inventory_app.services.read_cache import get_read_cache
 from inventory_app.settings import get_settings
 
@@ -53,8 +54,8 @@ async def outbox_relay() -> AsyncIterator[None]:
 
 @asynccontextmanager
 async def product_change_feed() -> AsyncIterator[None]:
-    """Keep this process's read cache in step with commits made anywhere (LISTEN product_changes)."""
-    feed = ProductChangeFeed(get_settings(), get_read_cache())
+    """Keep this process's read and credential caches in step with commits made anywhere (LISTEN)."""
+    feed = ProductChangeFeed(get_settings(), get_read_cache(), get_credential_cache())
     task = asyncio.create_task(feed.run_forever(), name="product-change-feed")
     try:
         yield

@@ -64,6 +64,9 @@ def _mount_prebuilt_frontend() -> None:
 
 def reflex_run_arguments(argv: list[str]) -> list[str]:
     """The `reflex run` command line for our own arguments: single-port by default, or the prebuilt frontend."""
+    if "--backend-host" not in argv:
+        # Loopback unless configured: an app reachable from the network must be meant to be.
+        argv = ["--backend-host", get_settings().app_host, *argv]
     if "--prebuilt-frontend" not in argv:
         return ["run", "--env", "prod", "--single-port", *argv]
     # With --backend-only Reflex refuses --frontend-port; the one port is the backend's.

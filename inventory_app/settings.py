@@ -68,6 +68,9 @@ class Settings(BaseSettings):
 
     # Web app
     app_port: int = 3000
+    # The address the server binds: loopback by default; 0.0.0.0 (or an interface's address) to serve
+    # a network, behind TLS (compose puts Caddy in front).
+    app_host: str = "127.0.0.1"
     # Server limits (inventory_app.serve): pending connections, and requests in flight per worker; every
     # open SSE stream is one request in flight.
     server_backlog: int = Field(default=4096, ge=128)
@@ -80,10 +83,40 @@ class Settings(BaseSettings):
     sse_replay_limit: int = Field(default=200, ge=1)
     event_source: str = "/inventory-service"
 
+    # Identity and access
+    # Origins whose pages may make cookie-authenticated writes and sign in (comma-separated; CORS uses
+    # the same list). Empty: the app's public URL plus http://localhost:PORT and http://127.0.0.1:PORT.
+    app_allowed_origins: str = ""
+    session_idle_timeout_s: int = Field(default=2 * 3600, ge=60)
+    session_max_age_s: int = Field(default=12 * 3600, ge=60)
+    # None: Secure cookies when app_public_url is https.
+    session_cookie_secure: bool | None = None
+    signin_failure_window_s: int = Field(default=900, ge=1)
+    signin_max_failures_per_account: int = Field(default=5, ge=1)
+    signin_max_failures_per_address: int = Field(default=50, ge=1)
+    # How long a process trusts a credential it checked without asking PostgreSQL again; a revocation
+    # reaches every process at once through LISTEN credential_changes, this bounds the rest.
+    credential_cache_ttl_s: float = Field(default=30.0, ge=0)
+
     # Benchmarks only: mounts GET /bench/constant, the stack's ceiling (a constant JSON body).
     bench_routes_enabled: bool = False
 
     log_level: str = "INFO"
+
+
+def allowed_origins(settings: Settings) -> list[str]:
+    configured = [o.strip().rstrip("/") for o in settings.app_allowed_origins.split(",") if o.strip()]
+    if configured:
+        return configured
+    origins = [settings.app_public_url.rstrip("/")]
+    origins += [f"http://localhost:{settings.app_port}", f"http://127.0.0.1:{settings.app_port}"]
+    return list(dict.fromkeys(origins))
+
+
+def cookie_secure(settings: Settings) -> bool:
+    if settings.session_cookie_secure is not None:
+        return settings.session_cookie_secure
+    return settings.app_public_url.startswith("https://")
 
 
 @lru_cache(maxsize=1)

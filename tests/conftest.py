@@ -207,10 +207,104 @@ def app_url(app_server: AppProcess) -> str:
     return app_server.url
 
 
+@dataclass(frozen=True)
+class Account:
+    email: str
+    password: str
+    role: str
+    user_id: str
+    token: str  # a personal API token of the account
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+@dataclass(frozen=True)
+class Accounts:
+    admin: Account
+    editor: Account
+    viewer: Account
+
+
+@pytest.fixture(scope="session")
+def accounts(stack) -> Accounts:
+    """One real account per role (this run's own emails), each with an API token, made the way an
+    operator makes them: through the identity service, as `system`."""
+    from inventory_app.domain.identity import SYSTEM
+    from inventory_app.services import identity
+
+    def make(role: str) -> Account:
+        email, password = f"{role}-{RUN_ID}@tests.example", f"{role} password {RUN_ID} long enough"
+
+        async def create() -> Account:
+            from inventory_app.adapters.pg_pool import close_pool
+
+            try:
+                user = await identity.create_user({"email": email, "role": role, "password": password}, by=SYSTEM)
+                token = await identity.create_token_for(email, f"tests ({role})")
+                return Account(email, password, role, user["id"], token["token"])
+            finally:
+                await close_pool()
+
+        return run_async(create())
+
+    return Accounts(admin=make("admin"), editor=make("editor"), viewer=make("viewer"))
+
+
+@pytest.fixture(scope="session")
+def auth_headers(accounts: Accounts) -> dict[str, str]:
+    """Headers for tests that call the API directly: the editor's token (enough for every product call)."""
+    return accounts.editor.headers
+
+
 @pytest.fixture()
-def api(app_url: str) -> Iterator[httpx.Client]:
+def api(app_url: str, accounts: Accounts) -> Iterator[httpx.Client]:
+    """An API client authenticated as the test editor (bearer token)."""
+    with httpx.Client(base_url=app_url, timeout=30, headers=accounts.editor.headers) as client:
+        yield client
+
+
+@pytest.fixture()
+def admin_api(app_url: str, accounts: Accounts) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=app_url, timeout=30, headers=accounts.admin.headers) as client:
+        yield client
+
+
+@pytest.fixture()
+def viewer_api(app_url: str, accounts: Accounts) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=app_url, timeout=30, headers=accounts.viewer.headers) as client:
+        yield client
+
+
+@pytest.fixture()
+def anonymous_api(app_url: str) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=app_url, timeout=30) as client:
         yield client
+
+
+def signed_in_state(app_url: str, account: Account) -> dict[str, Any]:
+    """A Playwright storage state holding a fresh session cookie of `account` (for `new_context`)."""
+    cookie = {
+        "name": "inventory_session",
+        "value": session_cookie(app_url, account),
+        "domain": httpx.URL(app_url).host,
+        "path": "/",
+        "httpOnly": True,
+        "secure": False,
+        "sameSite": "Lax",
+        "expires": -1,
+    }
+    return {"cookies": [cookie], "origins": []}
+
+
+def session_cookie(app_url: str, account: Account) -> str:
+    """Sign in over HTTP as a browser would, and return the session cookie's value."""
+    response = httpx.post(
+        f"{app_url}/api/auth/session", json={"email": account.email, "password": account.password}, timeout=30
+    )
+    assert response.status_code == 200, response.text
+    return response.cookies["inventory_session"]
 
 
 # -- Playwright (pytest-playwright) with Debian's chromium; never `playwright install` ----------------
@@ -220,8 +314,12 @@ def browser_type_launch_args(browser_type_launch_args):
 
 
 @pytest.fixture(scope="session")
-def browser_context_args(browser_context_args):
-    return {**browser_context_args, "viewport": {"width": 1280, "height": 900}}
+def browser_context_args(browser_context_args, request):
+    """Browser pages are signed in as the test editor unless a test opens a context of its own."""
+    args = {**browser_context_args, "viewport": {"width": 1280, "height": 900}}
+    app_url = request.getfixturevalue("app_url")
+    args["storage_state"] = signed_in_state(app_url, request.getfixturevalue("accounts").editor)
+    return args
 
 
 @pytest.fixture(scope="session")

@@ -60,10 +60,30 @@ def _close_service_loop() -> None:
 
 
 def adjust_stock(product_id: str, payload: Any, **kwargs: Any) -> Any:
-    """`services.stock.adjust_stock` against the test database, called synchronously."""
+    """`services.stock.adjust_stock` against the test database, called synchronously (as the test editor
+    unless `by` says otherwise)."""
     from inventory_app.services import stock
 
+    kwargs.setdefault("by", TEST_EDITOR)
     return call_async_service(stock.adjust_stock, product_id, payload, **kwargs)
+
+
+def _test_principal(role: str):
+    from inventory_app.domain.identity import Principal, Role
+
+    return Principal(
+        user_id=uuid.UUID(int=Role(role).rank + 1),
+        email=f"{role}@tests.invalid",
+        name=f"test {role}",
+        role=Role(role),
+        via="session",
+    )
+
+
+# Service-level tests act as these (no account behind them: services take the caller as given, and the
+# ledger and outbox record them as the actor). Tests of the HTTP paths use real accounts (`accounts`).
+TEST_EDITOR = _test_principal("editor")
+TEST_VIEWER = _test_principal("viewer")
 
 
 @dataclass

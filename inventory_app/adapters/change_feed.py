@@ -1,4 +1,5 @@
-"""PostgreSQL LISTEN on `product_changes` (migration 0003): tells this process's read cache what changed."""
+"""PostgreSQL LISTEN on `product_changes` (migration 0003) and `credential_changes` (0004): tells this
+process's read cache what changed, and its credential cache that a session, token or user did."""
 
 from __future__ import annotations
 
@@ -8,17 +9,20 @@ import logging
 import psycopg
 
 from inventory_app.adapters.outbox import backoff_delay, psycopg_url
+from inventory_app.services.credentials import CredentialCache
 from inventory_app.services.read_cache import ReadCache
 from inventory_app.settings import Settings
 
 log = logging.getLogger("inventory_app.change_feed")
 CHANNEL = "product_changes"
+CREDENTIALS_CHANNEL = "credential_changes"
 
 
 class ProductChangeFeed:
-    def __init__(self, settings: Settings, cache: ReadCache) -> None:
+    def __init__(self, settings: Settings, cache: ReadCache, credentials: CredentialCache | None = None) -> None:
         self.url = psycopg_url(settings.database_url)
         self.cache = cache
+        self.credentials = credentials
 
     async def run_forever(self) -> None:
         """Listen until cancelled. While disconnected the cache is off, so a missed change is never served."""
@@ -27,10 +31,10 @@ class ProductChangeFeed:
             try:
                 await self._listen()
             except asyncio.CancelledError:
-                self.cache.deactivate()
+                self._deactivate()
                 raise
             except (psycopg.Error, OSError) as error:
-                self.cache.deactivate()
+                self._deactivate()
                 failures += 1
                 delay = backoff_delay(failures)
                 log.warning("product change feed down (%s); read cache off; retrying in %.1fs", error, delay)
@@ -39,10 +43,21 @@ class ProductChangeFeed:
     async def _listen(self) -> None:
         async with await psycopg.AsyncConnection.connect(self.url, autocommit=True, connect_timeout=5) as conn:
             await conn.execute(f"LISTEN {CHANNEL}")
+            await conn.execute(f"LISTEN {CREDENTIALS_CHANNEL}")
             self.cache.activate()
-            log.info("read cache on: listening for product changes")
+            if self.credentials is not None:
+                self.credentials.activate()
+            log.info("read cache on: listening for product and credential changes")
             async for notify in conn.notifies():
-                if notify.payload == "":  # TRUNCATE: everything changed
+                if notify.channel == CREDENTIALS_CHANNEL:
+                    if self.credentials is not None:
+                        self.credentials.clear()
+                elif notify.payload == "":  # TRUNCATE: everything changed
                     self.cache.activate()
                 else:
                     self.cache.invalidate([notify.payload])
+
+    def _deactivate(self) -> None:
+        self.cache.deactivate()
+        if self.credentials is not None:
+            self.credentials.deactivate()

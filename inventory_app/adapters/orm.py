@@ -12,7 +12,6 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     DateTime,
-    ForeignKey,
     Index,
     Integer,
     Numeric,
@@ -64,14 +63,15 @@ class StockMovement(SQLModel, table=True):
     __table_args__ = (Index("ix_stock_movement_product_created", "product_id", "created_at"),)
 
     id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), primary_key=True))
-    product_id: uuid.UUID = Field(
-        sa_column=Column(UUID(as_uuid=True), ForeignKey("product.id", ondelete="CASCADE"), nullable=False)
-    )
+    # No foreign key (migration 0004): a deleted product's ledger, and who made it, stay readable.
+    product_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), nullable=False))
     delta: int = Field(sa_column=Column(Integer, nullable=False))
     reason: str = Field(sa_column=Column(String(20), nullable=False))
     note: str | None = Field(default=None, sa_column=Column(String(500), nullable=True))
     quantity_after: int = Field(sa_column=Column(Integer, nullable=False))
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    # Who made the movement (the contract's Actor); NULL for rows from before sign-in existed.
+    actor: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
 
 
 class IdempotencyKey(SQLModel, table=True):
@@ -102,3 +102,5 @@ class OutboxEvent(SQLModel, table=True):
     payload: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now()))
     published_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    # Who made the change; the relay sends it as the ce_actor* headers (schemas/CHANGELOG.md).
+    actor: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB, nullable=True))

@@ -5,10 +5,23 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 
+from inventory_app.api.auth_gate import AuthGate
 from inventory_app.api.cached_reads import CachedReadsMiddleware
 from inventory_app.api.errors import install_error_handlers
 from inventory_app.api.fallback import ApiFallbackMiddleware
-from inventory_app.api.routes import analytics, bench, docs, events, health, metrics, notifications, products
+from inventory_app.api.routes import (
+    analytics,
+    auth,
+    bench,
+    docs,
+    events,
+    health,
+    metrics,
+    notifications,
+    products,
+    tokens,
+    users,
+)
 from inventory_app.settings import get_settings
 
 
@@ -23,10 +36,15 @@ def create_api() -> FastAPI:
     api.include_router(analytics.router)
     api.include_router(notifications.router)
     api.include_router(metrics.router)
+    api.include_router(auth.router)
+    api.include_router(tokens.router)
+    api.include_router(users.router)
     if get_settings().bench_routes_enabled:
         api.include_router(bench.router)
     # The API's own routes, taken before Reflex mounts its frontend at "".
     own_routes = [context.original_route for context in iter_route_contexts(api.router.routes)]
     api.add_middleware(ApiFallbackMiddleware, routes=own_routes)
-    api.add_middleware(CachedReadsMiddleware)  # added last, so it runs first
+    api.add_middleware(CachedReadsMiddleware)
+    # Added last, so it runs first: before the read cache, the API's routes and Reflex's endpoints.
+    api.add_middleware(AuthGate)
     return api

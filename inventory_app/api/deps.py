@@ -9,8 +9,11 @@ from typing import Any
 import orjson
 from fastapi import Request
 
+from inventory_app.api.auth_gate import principal_of
 from inventory_app.api.errors import ProblemError
 from inventory_app.domain.errors import FieldError
+from inventory_app.domain.identity import Principal
+from inventory_app.services.identity import ClientInfo, require_principal
 
 MAX_JSON_BODY_BYTES = 1_000_000
 MAX_DISCARD_BYTES = 16_000_000
@@ -107,3 +110,12 @@ def parse_if_match(value: str | None) -> int | None:
 
 def etag(version: int) -> str:
     return f'"{version}"'
+
+
+def current_principal(request: Request) -> Principal:
+    """The caller the gate (`api/auth_gate.py`) let in; every protected route starts here."""
+    return require_principal(principal_of(request.scope))
+
+
+def client_info(request: Request) -> ClientInfo:
+    return ClientInfo(ip=request.client.host if request.client else None, user_agent=request.headers.get("user-agent"))

@@ -17,11 +17,18 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from inventory_app.domain.errors import (
     DomainError,
+    DuplicateEmail,
     DuplicateSku,
     FieldError,
     IdempotencyKeyReused,
     InsufficientStock,
+    InvalidCredentials,
+    NotAuthenticated,
+    PermissionDenied,
     ProductNotFound,
+    TokenNotFound,
+    TooManyAttempts,
+    UserNotFound,
     ValidationFailed,
     VersionConflict,
 )
@@ -37,7 +44,23 @@ STATUS_BY_ERROR: dict[type[DomainError], tuple[int, str]] = {
     InsufficientStock: (409, "insufficient-stock"),
     VersionConflict: (412, "version-conflict"),
     IdempotencyKeyReused: (422, "idempotency-key-reused"),
+    NotAuthenticated: (401, "unauthorized"),
+    InvalidCredentials: (401, "invalid-credentials"),
+    PermissionDenied: (403, "forbidden"),
+    TooManyAttempts: (429, "too-many-attempts"),
+    DuplicateEmail: (409, "duplicate-email"),
+    UserNotFound: (404, "not-found"),
+    TokenNotFound: (404, "not-found"),
 }
+WWW_AUTHENTICATE = {"WWW-Authenticate": 'Bearer realm="inventory"'}
+
+
+def error_headers(error: DomainError) -> dict[str, str] | None:
+    if isinstance(error, NotAuthenticated | InvalidCredentials):
+        return WWW_AUTHENTICATE
+    if isinstance(error, TooManyAttempts):
+        return {"Retry-After": str(error.retry_after_s)}
+    return None
 
 
 class ProblemError(Exception):
@@ -67,9 +90,13 @@ def problem(
 
 
 def _instance(request: Request) -> str:
+    return uri_path(request.url.path)
+
+
+def uri_path(path: str) -> str:
     """The request path as a URI reference: Starlette's `url.path` is percent-decoded, so a request for
     `/api/products/%C2%84` would otherwise report a raw control character, which is not a valid URI."""
-    return quote(request.url.path, safe="/!$&'()*+,;=:@-._~")
+    return quote(path, safe="/!$&'()*+,;=:@-._~")
 
 
 def _field_from_loc(loc: tuple[Any, ...]) -> str:
@@ -81,7 +108,15 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, error: DomainError) -> JSONResponse:
         status, slug = STATUS_BY_ERROR.get(type(error), (400, "bad-request"))
-        return problem(status, slug, error.title, error.detail, error.errors, instance=_instance(request))
+        return problem(
+            status,
+            slug,
+            error.title,
+            error.detail,
+            error.errors,
+            instance=_instance(request),
+            headers=error_headers(error),
+        )
 
     @app.exception_handler(ProblemError)
     async def problem_error(request: Request, error: ProblemError) -> JSONResponse:

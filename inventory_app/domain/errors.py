@@ -60,3 +60,40 @@ class ImportReport:
     unchanged: int = 0
     dry_run: bool = False
     errors: list[RowError] = field(default_factory=list)
+
+
+# -- identity and access ----------------------------------------------------------------------------
+class NotAuthenticated(DomainError):
+    """No valid credentials (none, unknown, expired, revoked, or a disabled user's): 401."""
+
+    title = "Authentication required"
+
+
+class InvalidCredentials(DomainError):
+    """A sign-in or password check that failed: the same answer whatever was wrong."""
+
+    title = "Invalid email or password"
+
+
+class PermissionDenied(DomainError):
+    title = "Forbidden"
+
+
+class TooManyAttempts(DomainError):
+    title = "Too many attempts"
+
+    def __init__(self, detail: str, retry_after_s: int) -> None:
+        super().__init__(detail)
+        self.retry_after_s = retry_after_s
+
+
+class DuplicateEmail(DomainError):
+    title = "Email already in use"
+
+
+class UserNotFound(DomainError):
+    title = "User not found"
+
+
+class TokenNotFound(DomainError):
+    title = "Token not found"

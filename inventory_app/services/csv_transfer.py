@@ -12,6 +12,7 @@ from sqlalchemy import Engine, select
 
 from inventory_app.adapters.orm import Product
 from inventory_app.domain.errors import FieldError, ImportReport, RowError, ValidationFailed
+from inventory_app.domain.identity import Actor, Principal, Role
 from inventory_app.domain.model import normalize_sku, validate_product_fields
 from inventory_app.services.products import apply_changes_in, create_product_in, record_movement_in, to_public
 from inventory_app.services.unit_of_work import unit_of_work
@@ -71,10 +72,14 @@ def _validate_row(fields: dict[str, Any], line: int, report: ImportReport) -> di
 
 
 def _apply_chunk(
-    chunk: list[tuple[int, dict[str, Any], set[str]]], report: ImportReport, dry_run: bool, engine: Engine | None
+    chunk: list[tuple[int, dict[str, Any], set[str]]],
+    report: ImportReport,
+    dry_run: bool,
+    engine: Engine | None,
+    actor: Actor,
 ) -> None:
     source = get_settings().event_source
-    with unit_of_work(engine) as session:
+    with unit_of_work(engine, actor=actor) as session:
         skus = [fields["sku"] for _, fields, _ in chunk]
         existing = {
             p.sku: p
@@ -121,8 +126,11 @@ def _apply_chunk(
             session.rollback()
 
 
-def import_products_csv(stream: BinaryIO, *, dry_run: bool = False, engine: Engine | None = None) -> ImportReport:
+def import_products_csv(
+    stream: BinaryIO, *, by: Principal, dry_run: bool = False, engine: Engine | None = None
+) -> ImportReport:
     """Upsert products by SKU; bad rows are reported by line and field, good rows are applied."""
+    by.require(Role.EDITOR)  # a dry run too: it is the import page's preview, an editor's tool
     report = ImportReport(dry_run=dry_run)
     text = codecs.getreader("utf-8-sig")(stream, errors="strict")
     reader = csv.DictReader(text)
@@ -166,10 +174,10 @@ def import_products_csv(stream: BinaryIO, *, dry_run: bool = False, engine: Engi
             given = {k for k in raw}
             chunk.append((line, fields, given))
             if len(chunk) >= CHUNK_ROWS:
-                _apply_chunk(chunk, report, dry_run, engine)
+                _apply_chunk(chunk, report, dry_run, engine, by.actor)
                 chunk = []
     except (UnicodeDecodeError, csv.Error) as error:
         raise ValidationFailed("The file is not a readable UTF-8 CSV.", [FieldError("file", str(error))]) from None
     if chunk:
-        _apply_chunk(chunk, report, dry_run, engine)
+        _apply_chunk(chunk, report, dry_run, engine, by.actor)
     return report

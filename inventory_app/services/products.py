@@ -20,6 +20,7 @@ from inventory_app.domain.errors import (
     ValidationFailed,
     VersionConflict,
 )
+from inventory_app.domain.identity import Principal, Role
 from inventory_app.domain.model import (
     CREATE_FIELDS,
     EDITABLE_FIELDS,
@@ -32,7 +33,7 @@ from inventory_app.domain.model import (
     validate_product_fields,
 )
 from inventory_app.services import idempotency
-from inventory_app.services.unit_of_work import add_event, unit_of_work
+from inventory_app.services.unit_of_work import actor_of, add_event, unit_of_work
 from inventory_app.settings import get_settings
 
 SORTABLE = {
@@ -71,6 +72,7 @@ def movement_to_public(movement: StockMovement) -> dict[str, Any]:
         "note": movement.note,
         "quantity_after": movement.quantity_after,
         "created_at": events.rfc3339(movement.created_at),
+        "actor": movement.actor,
     }
 
 
@@ -159,21 +161,23 @@ def create_product_in(session: Session, fields: dict[str, Any], *, source: str, 
     return product
 
 
-def create_product(payload: Any, *, idempotency_key: str | None = None, engine: Engine | None = None) -> Result:
+def create_product(
+    payload: Any, *, by: Principal, idempotency_key: str | None = None, engine: Engine | None = None
+) -> Result:
+    by.require(Role.EDITOR)
     settings = get_settings()
     fields = validate_product_fields(payload, partial=False)
-    with unit_of_work(engine) as session:
+    with unit_of_work(engine, actor=by.actor) as session:
         body_hash = idempotency.request_hash(payload)
+        scope = f"create_product:{by.user_id or 'system'}"  # keys are the caller's own
         if idempotency_key is not None:
-            stored = idempotency.lookup(session, "create_product", idempotency_key, body_hash)
+            stored = idempotency.lookup(session, scope, idempotency_key, body_hash)
             if stored is not None:
                 return Result(stored.status, stored.body, replayed=True)
         product = create_product_in(session, fields, source=settings.event_source)
         body = to_public(product)
         if idempotency_key is not None:
-            idempotency.remember(
-                session, "create_product", idempotency_key, body_hash, 201, body, settings.idempotency_ttl_s
-            )
+            idempotency.remember(session, scope, idempotency_key, body_hash, 201, body, settings.idempotency_ttl_s)
     return Result(201, body)
 
 
@@ -274,10 +278,16 @@ def apply_changes_in(
 
 
 def update_product(
-    product_id: str | uuid.UUID, payload: Any, *, expected_version: int | None = None, engine: Engine | None = None
+    product_id: str | uuid.UUID,
+    payload: Any,
+    *,
+    by: Principal,
+    expected_version: int | None = None,
+    engine: Engine | None = None,
 ) -> dict[str, Any]:
+    by.require(Role.EDITOR)
     fields = validate_product_fields(payload, partial=True)
-    with unit_of_work(engine) as session:
+    with unit_of_work(engine, actor=by.actor) as session:
         product = _load(session, product_id, lock=True)
         _check_version(product, expected_version)
         apply_changes_in(session, product, fields, {"kind": "edit"}, source=get_settings().event_source)
@@ -286,9 +296,10 @@ def update_product(
 
 # -- delete -----------------------------------------------------------------------------------------
 def delete_product(
-    product_id: str | uuid.UUID, *, expected_version: int | None = None, engine: Engine | None = None
+    product_id: str | uuid.UUID, *, by: Principal, expected_version: int | None = None, engine: Engine | None = None
 ) -> None:
-    with unit_of_work(engine) as session:
+    by.require(Role.EDITOR)
+    with unit_of_work(engine, actor=by.actor) as session:
         product = _load(session, product_id, lock=True)
         _check_version(product, expected_version)
         snapshot = to_public(product)
@@ -319,6 +330,7 @@ def record_movement_in(
         note=note,
         quantity_after=new_quantity,
         created_at=datetime.now(UTC),
+        actor=actor_of(session).to_json(),
     )
     session.add(movement)
     reason_data = event_reason or events.stock_adjustment_reason(str(movement.id), reason, delta)

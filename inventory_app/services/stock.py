@@ -20,6 +20,7 @@ from psycopg_pool import AsyncConnectionPool
 from inventory_app.adapters.pg_pool import get_pool
 from inventory_app.domain import events
 from inventory_app.domain.errors import ProductNotFound
+from inventory_app.domain.identity import Principal, Role
 from inventory_app.domain.model import (
     CREATE_FIELDS,
     alert_state_after,
@@ -46,11 +47,11 @@ WITH updated AS (
                        low_stock_alerted = %(alerted)s
     WHERE id = %(id)s
 ), movement AS (
-    INSERT INTO stock_movement (id, product_id, delta, reason, note, quantity_after, created_at)
-    VALUES (%(movement_id)s, %(id)s, %(delta)s, %(reason)s, %(note)s, %(quantity)s, %(now)s)
+    INSERT INTO stock_movement (id, product_id, delta, reason, note, quantity_after, created_at, actor)
+    VALUES (%(movement_id)s, %(id)s, %(delta)s, %(reason)s, %(note)s, %(quantity)s, %(now)s, %(actor)s)
 ), events AS (
-    INSERT INTO outbox (event_id, aggregate_id, event_type, payload)
-    SELECT (e.event ->> 'id')::uuid, %(id)s, e.event ->> 'type', e.event
+    INSERT INTO outbox (event_id, aggregate_id, event_type, payload, actor)
+    SELECT (e.event ->> 'id')::uuid, %(id)s, e.event ->> 'type', e.event, %(actor)s
     FROM jsonb_array_elements(%(events)s::jsonb) WITH ORDINALITY AS e(event, n)
     ORDER BY e.n
 )
@@ -85,21 +86,26 @@ class MovementRow:
     note: str | None
     quantity_after: int
     created_at: datetime
+    actor: dict[str, Any] | None
 
 
 async def adjust_stock(
     product_id: str | uuid.UUID,
     payload: Any,
     *,
+    by: Principal,
     idempotency_key: str | None = None,
     pool: AsyncConnectionPool | None = None,
 ) -> Result:
     """Apply a stock adjustment: 201 with the ledger row and the product, or a replay of the first answer."""
+    by.require(Role.EDITOR)
+    actor = by.actor.to_json()
     settings = get_settings()
     source = settings.event_source
     request = validate_adjustment(payload)
     pid = parse_product_id(product_id)
-    scope = f"adjust_stock:{pid}"
+    # Keys are the caller's own: another user's identical key never replays this user's answer.
+    scope = f"adjust_stock:{by.user_id or 'system'}:{pid}"
     body_hash = idempotency.request_hash(payload) if idempotency_key is not None else ""
     pool = pool or await get_pool()
     async with pool.connection() as conn, conn.transaction():
@@ -116,7 +122,7 @@ async def adjust_stock(
         now = datetime.now(UTC)
         movement = MovementRow(
             uuid.uuid4(), pid, request.delta, request.reason, request.note,
-            quantity_after(product.quantity, request.delta), now,
+            quantity_after(product.quantity, request.delta), now, actor,
         )  # fmt: skip
         was_alerted = product.low_stock_alerted
         product.quantity = movement.quantity_after
@@ -148,6 +154,7 @@ async def adjust_stock(
                 "reason": movement.reason,
                 "note": movement.note,
                 "events": Jsonb(new_events),
+                "actor": Jsonb(actor),
             },
         )
         if idempotency_key is not None:

@@ -12,10 +12,20 @@ from sqlalchemy.orm import Session
 
 from inventory_app.adapters.db import get_engine, session_scope
 from inventory_app.adapters.orm import OutboxEvent
+from inventory_app.domain.identity import Actor
 from inventory_app.services.read_cache import get_read_cache
 from schemas.registry import validate_event
 
 CHANGED_PRODUCTS = "changed_products"
+ACTOR = "actor"
+
+
+def actor_of(session: Session) -> Actor:
+    """Who the unit of work acts for: every change it records is attributed to them."""
+    actor = session.info.get(ACTOR)
+    if actor is None:
+        raise RuntimeError("a change outside a unit of work that names its actor")
+    return actor
 
 
 def add_event(session: Session, event: dict[str, Any]) -> dict[str, Any]:
@@ -25,6 +35,7 @@ def add_event(session: Session, event: dict[str, Any]) -> dict[str, Any]:
     commits without its event, and an event never ships without its row.
     """
     validate_event(event)
+    actor = actor_of(session)
     session.info.setdefault(CHANGED_PRODUCTS, set()).add(event["subject"])
     session.add(
         OutboxEvent(
@@ -32,14 +43,18 @@ def add_event(session: Session, event: dict[str, Any]) -> dict[str, Any]:
             aggregate_id=uuid.UUID(event["subject"]),
             event_type=event["type"],
             payload=event,
+            actor=actor.to_json(),
         )
     )
     return event
 
 
 @contextmanager
-def unit_of_work(engine: Engine | None = None) -> Iterator[Session]:
+def unit_of_work(engine: Engine | None = None, *, actor: Actor | None = None) -> Iterator[Session]:
+    """One transaction; `actor` is required for one that changes anything (reads may leave it out)."""
     with session_scope(engine or get_engine()) as session:
+        if actor is not None:
+            session.info[ACTOR] = actor
         yield session
         changed = session.info.get(CHANGED_PRODUCTS)
     # Committed (session_scope re-raises otherwise). Every product change emits an event, so the event

@@ -7,13 +7,14 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
 from inventory_app.adapters import aws, kafka
 from inventory_app.adapters.db import get_engine
+from inventory_app.api.auth_gate import principal_of
 from inventory_app.settings import get_settings
 
 router = APIRouter(prefix="/api", tags=["health"])
@@ -46,7 +47,7 @@ async def _timed(probe: Callable[[], Awaitable[Any]], timeout_s: float) -> tuple
 
 
 @router.get("/ready")
-async def ready() -> JSONResponse:
+async def ready(request: Request) -> JSONResponse:
     settings = get_settings()
     timeout = settings.readiness_timeout_s
 
@@ -70,5 +71,8 @@ async def ready() -> JSONResponse:
     )
     checks = {"postgres": pg, "kafka": kf, "dynamodb": ddb, "s3": s3s}
     all_up = all(c["status"] == "up" for c in checks.values())
-    body = {"status": "ready" if all_up else "not_ready", "checks": checks, "outbox": outbox}
+    body: dict[str, Any] = {"status": "ready" if all_up else "not_ready"}
+    if principal_of(request.scope) is not None:
+        # A load balancer's anonymous probe learns only up/down; what is down, and why, is for users.
+        body |= {"checks": checks, "outbox": outbox}
     return JSONResponse(body, status_code=200 if all_up else 503)

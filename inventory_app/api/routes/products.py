@@ -9,10 +9,11 @@ from fastapi import APIRouter, File, Header, Query, Request, Response, UploadFil
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from inventory_app.api.deps import etag, parse_if_match, read_json_body
+from inventory_app.api.deps import current_principal, etag, parse_if_match, read_json_body
 from inventory_app.api.errors import ProblemError
 from inventory_app.api.responses import encode, json_response, raw_json_response
 from inventory_app.domain.errors import FieldError, ValidationFailed
+from inventory_app.domain.identity import Principal, Role
 from inventory_app.services import csv_transfer, products, stock
 from inventory_app.services.products import ProductQuery
 from inventory_app.services.read_cache import CachedResponse, get_read_cache
@@ -24,6 +25,13 @@ MAX_OFFSET = 2**63 - 1
 
 IdempotencyKeyHeader = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 IfMatchHeader = Annotated[str | None, Header(alias="If-Match")]
+
+
+def _editor(request: Request) -> Principal:
+    """The caller, who must be an editor: checked before the body is read (the services check again)."""
+    principal = current_principal(request)
+    principal.require(Role.EDITOR)
+    return principal
 
 
 def _product_response(body: dict, status: int, *, location: bool = False) -> Response:
@@ -54,8 +62,9 @@ async def list_products(
 
 @router.post("")
 async def create_product(request: Request, idempotency_key: IdempotencyKeyHeader = None) -> Response:
+    principal = _editor(request)
     payload = await read_json_body(request)
-    result = await run_in_threadpool(products.create_product, payload, idempotency_key=idempotency_key)
+    result = await run_in_threadpool(products.create_product, payload, by=principal, idempotency_key=idempotency_key)
     response = _product_response(result.body, result.status, location=True)
     if result.replayed:
         response.headers["Idempotent-Replayed"] = "true"
@@ -63,7 +72,8 @@ async def create_product(request: Request, idempotency_key: IdempotencyKeyHeader
 
 
 @router.get("/export")
-def export_products() -> StreamingResponse:
+def export_products(request: Request) -> StreamingResponse:
+    current_principal(request)  # any role may export
     return StreamingResponse(
         csv_transfer.export_products_csv(),
         media_type="text/csv; charset=utf-8",
@@ -75,6 +85,7 @@ def export_products() -> StreamingResponse:
 async def import_products(
     request: Request, file: Annotated[UploadFile | None, File()] = None, dry_run: bool = False
 ) -> Response:
+    principal = _editor(request)
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > MAX_IMPORT_BYTES:
         raise ProblemError(
@@ -103,7 +114,7 @@ async def import_products(
             [FieldError("file", "is required")],
         )
     try:
-        report = await run_in_threadpool(csv_transfer.import_products_csv, file.file, dry_run=dry_run)
+        report = await run_in_threadpool(csv_transfer.import_products_csv, file.file, by=principal, dry_run=dry_run)
     except ValidationFailed as failure:
         raise ProblemError(400, "bad-request", "Bad request", failure.detail, failure.errors) from None
     return json_response(
@@ -136,23 +147,28 @@ async def get_product(product_id: str) -> Response:
 
 @router.patch("/{product_id}")
 async def update_product(product_id: str, request: Request, if_match: IfMatchHeader = None) -> Response:
+    principal = _editor(request)
     expected = parse_if_match(if_match)
     payload = await read_json_body(request)
-    body = await run_in_threadpool(products.update_product, product_id, payload, expected_version=expected)
+    body = await run_in_threadpool(
+        products.update_product, product_id, payload, by=principal, expected_version=expected
+    )
     return _product_response(body, 200)
 
 
 @router.delete("/{product_id}", status_code=204)
-async def delete_product(product_id: str, if_match: IfMatchHeader = None) -> Response:
+async def delete_product(product_id: str, request: Request, if_match: IfMatchHeader = None) -> Response:
+    principal = _editor(request)
     expected = parse_if_match(if_match)
-    await run_in_threadpool(products.delete_product, product_id, expected_version=expected)
+    await run_in_threadpool(products.delete_product, product_id, by=principal, expected_version=expected)
     return Response(status_code=204)
 
 
 @router.post("/{product_id}/stock-adjustments")
 async def adjust_stock(product_id: str, request: Request, idempotency_key: IdempotencyKeyHeader = None) -> Response:
+    principal = _editor(request)
     payload = await read_json_body(request)
-    result = await stock.adjust_stock(product_id, payload, idempotency_key=idempotency_key)
+    result = await stock.adjust_stock(product_id, payload, by=principal, idempotency_key=idempotency_key)
     response = json_response(result.body, result.status, {"ETag": etag(result.body["product"]["version"])})
     if result.replayed:
         response.headers["Idempotent-Replayed"] = "true"
