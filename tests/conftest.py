@@ -65,6 +65,9 @@ TEST_ENV = {
     # would re-export it under the running dev app and point its browsers at the test app.
     "REFLEX_WEB_WORKDIR": str(STACK.state_dir / "web"),
     "REFLEX_STATES_WORKDIR": str(STACK.state_dir / "states"),
+    # Every test signs in from 127.0.0.1, and the contract run tries thousands of wrong passwords: the
+    # per-address limit is tested with its own addresses (test_identity_services.py).
+    "SIGNIN_MAX_FAILURES_PER_ADDRESS": "1000000",
     "REFLEX_TELEMETRY_ENABLED": "false",
     "REFLEX_CHECK_LATEST_VERSION": "false",
     "REFLEX_USE_SYSTEM_BUN": "1",

@@ -355,8 +355,9 @@ async def _revoke_sessions(
 
 
 # -- sign-in and sessions ---------------------------------------------------------------------------
-async def _check_rate_limit(conn: psycopg.AsyncConnection, email: str, client: ClientInfo, now: datetime) -> None:
-    """Failed attempts in the window, per account (since its last sign-in) and per client address."""
+async def _rate_limited(conn: psycopg.AsyncConnection, email: str, client: ClientInfo, now: datetime) -> int | None:
+    """Seconds to wait when too many attempts failed in the window, per account (since its last
+    sign-in) or per client address; the refusal is logged. None when the attempt may go ahead."""
     settings = get_settings()
     window_start = now - timedelta(seconds=settings.signin_failure_window_s)
     limits = [
@@ -386,7 +387,8 @@ async def _check_rate_limit(conn: psycopg.AsyncConnection, email: str, client: C
             await record_security_event(
                 conn, "sign_in_rate_limited", user_id=None, email=email, actor=None, client=client
             )
-            raise TooManyAttempts(f"Too many sign-in attempts; try again in {retry_after} seconds.", retry_after)
+            return retry_after
+    return None
 
 
 def _sign_in_fields(payload: Any) -> tuple[str, str]:
@@ -405,13 +407,18 @@ async def sign_in(
     email, password = _sign_in_fields(payload)
     now = datetime.now(UTC)
     pool = await _pool(pool)
+    # Each step commits on its own (explicit transactions, none left open between them): a refused
+    # attempt is logged even though the request then fails.
     async with pool.connection() as conn:
         async with conn.transaction():
-            await _check_rate_limit(conn, email, client, now)
-        cur = conn.cursor(row_factory=dict_row)
-        user = await (
-            await cur.execute(f"SELECT {USER_COLUMNS}, password_hash FROM app_user WHERE email = %s", (email,))
-        ).fetchone()
+            retry_after = await _rate_limited(conn, email, client, now)
+        if retry_after is not None:
+            raise TooManyAttempts(f"Too many sign-in attempts; try again in {retry_after} seconds.", retry_after)
+        async with conn.transaction():
+            cur = conn.cursor(row_factory=dict_row)
+            user = await (
+                await cur.execute(f"SELECT {USER_COLUMNS}, password_hash FROM app_user WHERE email = %s", (email,))
+            ).fetchone()
         # The same work and the same answer for an unknown email, a wrong password and a disabled account.
         matches = await _verify_password(user["password_hash"] if user else _dummy_hash(), password)
         if not matches or user is None or user["disabled_at"] is not None:
