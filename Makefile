@@ -24,6 +24,7 @@ DEV := DEVSTACK_STACK=dev
 	system-deps system-deps-test image-env-check compose-smoke
 
 dev: system-deps venv bun up migrate ## run the app and both workers on the dev stack
+	@$(DEV) $(PY) -m inventory_app.cli first-run
 	@echo "Inventory app: http://127.0.0.1:$${APP_PORT:-3000}  (API docs: /api/docs; Ctrl-C stops; make down stops services)"
 	$(VENV)/bin/honcho start -f Procfile
 
@@ -82,7 +83,7 @@ format: venv
 	$(VENV)/bin/ruff check --fix .
 
 seed: venv up migrate
-	$(DEV) $(PY) -m inventory_app.cli seed --products $${PRODUCTS:-200}
+	$(DEV) $(PY) -m inventory_app.cli seed --products $${PRODUCTS:-200} --demo-admin
 
 bench: venv bun up migrate ## benchmarks on the dev stack (own database, topics, table, bucket); results go to bench/RESULTS.md
 	$(DEV) $(PY) -m bench

@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from inventory_app.adapters.pg_pool import close_pool
-from inventory_app.domain.errors import DomainError, DuplicateSku
+from inventory_app.domain.errors import DomainError, DuplicateEmail, DuplicateSku
 from inventory_app.domain.identity import SYSTEM, Role
 from inventory_app.services import identity, products
 
@@ -122,6 +122,31 @@ def tokens_command(args: argparse.Namespace) -> int:
     return 0
 
 
+FIRST_ADMIN_HINT = "python -m inventory_app.cli users create --role admin you@example.com"
+DEMO_ADMIN_EMAIL = "admin@demo.example"
+
+
+def first_run() -> int:
+    """`make dev` runs this: on a database without users, say how to make the first admin."""
+    page = _run(identity.list_users(by=SYSTEM, limit=1))
+    if page["count"] == 0:
+        print("No users yet. Create the first admin (it asks for a password), then sign in:")
+        print(f"    .venv/bin/{FIRST_ADMIN_HINT}")
+    return 0
+
+
+def demo_admin() -> None:
+    """A demo admin with a random password printed once (never a fixed default), unless one exists."""
+    password = secrets.token_urlsafe(15)
+    payload = {"email": DEMO_ADMIN_EMAIL, "name": "Demo admin", "role": "admin", "password": password}
+    try:
+        _run(identity.create_user(payload, by=SYSTEM))
+    except DuplicateEmail:
+        print(f"demo admin {DEMO_ADMIN_EMAIL} exists already (reset: users reset-password {DEMO_ADMIN_EMAIL})")
+        return
+    print(f"demo admin: {DEMO_ADMIN_EMAIL}  password: {password}  (shown once)")
+
+
 def _password_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
@@ -151,12 +176,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     seed_parser = commands.add_parser("seed", help="create demo products (DEMO-000001, ...); existing SKUs are kept")
     seed_parser.add_argument("--products", type=int, default=100, help="how many demo SKUs to ensure (default 100)")
     seed_parser.add_argument("--seed", type=int, default=None, help="random seed, for repeatable demo data")
+    seed_parser.add_argument("--demo-admin", action="store_true", help=f"also create {DEMO_ADMIN_EMAIL}")
+    commands.add_parser("first-run", help="print how to create the first admin when there are no users")
     args = parser.parse_args(argv)
     try:
         if args.command == "users":
             return users_command(args)
         if args.command == "tokens":
             return tokens_command(args)
+        if args.command == "first-run":
+            return first_run()
     except DomainError as error:
         details = "; ".join(f"{e.field} {e.message}" for e in error.errors)
         print(f"error: {error.detail}{' (' + details + ')' if details else ''}", file=sys.stderr)
@@ -166,6 +195,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error(f"--products must be between 1 and {MAX_SEED_PRODUCTS}")
         created, skipped = seed(args.products, seed_value=args.seed)
         print(f"created {created} products, skipped {skipped} existing SKUs")
+        if args.demo_admin:
+            demo_admin()
     return 0
 
 
