@@ -64,15 +64,17 @@ log "building and starting the stack (project $project)"
 wait_until "https://localhost/api/health through the load balancer" curl -kfsS "$base/api/health"
 wait_until "the UI page through the load balancer" curl -kfsS "$base/"
 
-# Sign-in: when the app's CLI can mint API tokens, make an admin and a token for the API calls.
-# TODO(sign-in): adjust to the final CLI once `inventory_app.cli tokens create` lands; until then the
-# API takes unauthenticated writes and this block is skipped.
-auth=()
-if "${compose[@]}" exec -T app python -m inventory_app.cli tokens create --help >/dev/null 2>&1; then
-  token=$("${compose[@]}" exec -T app python -m inventory_app.cli tokens create --name compose-smoke --role admin |
-    tail -n 1 | tr -d '\r')
-  auth=(-H "Authorization: Bearer $token")
-  log "ok: API token created"
+# Sign-in: an admin and an API token from the app's CLI (as an operator does on first run).
+"${compose[@]}" exec -T app python -m inventory_app.cli users create --role admin smoke@example.com \
+  --generate-password >/dev/null
+token=$("${compose[@]}" exec -T app python -m inventory_app.cli tokens create --user smoke@example.com \
+  --name compose-smoke 2>/dev/null | tail -n 1 | tr -d '\r')
+auth=(-H "Authorization: Bearer $token")
+log "ok: admin and API token created"
+if curl -ksS -o /dev/null -w '%{http_code}' "$base/api/products" | grep -qx 401; then
+  log "ok: the API refuses a caller without credentials"
+else
+  log "FAIL: the API answered a caller without credentials"; exit 1
 fi
 
 curl -kNsS "${auth[@]}" "$base/api/notifications/stream" >"$work/sse.log" 2>&1 &

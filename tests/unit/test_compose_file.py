@@ -208,3 +208,15 @@ def test_dynamodb_local_writes_its_tables_to_disk(services: dict[str, Any]) -> N
 
 def test_app_container_serves_the_frontend_built_into_the_image(services: dict[str, Any]) -> None:
     assert "--prebuilt-frontend" in services["app"]["command"]
+
+
+def test_the_app_serves_the_network_only_behind_tls_with_its_origin_and_secure_cookies(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    """The app binds loopback by default (APP_HOST); in compose `lb` must reach it, and browsers come
+    from https://localhost only, so that is the allowed origin and the session cookie is Secure."""
+    environment = services["app"]["environment"]
+    assert environment["APP_HOST"] == "0.0.0.0"
+    assert environment["APP_ALLOWED_ORIGINS"] == "https://localhost"
+    assert environment["SESSION_COOKIE_SECURE"] == "true"
+    assert not services["app"].get("ports"), "the app is reached through lb only"
