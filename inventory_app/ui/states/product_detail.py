@@ -7,12 +7,10 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import reflex as rx
 
 from inventory_app.domain.errors import DomainError
-from inventory_app.services import products
-from inventory_app.settings import get_settings
+from inventory_app.services import event_history, products
 from inventory_app.ui.states.feedback import short_time
 from inventory_app.ui.states.products import ProductRow, row_from_public
 
@@ -46,17 +44,13 @@ def _event_row(event: dict[str, Any]) -> EventRow:
 
 
 async def load_product_events_page(product_id: str) -> dict[str, Any]:
-    """The events API's page for the product (`data`, `completeness`); empty when it is unavailable."""
-    url = f"{get_settings().app_public_url.rstrip('/')}/api/products/{product_id}/events"
+    """The product's event-log page (`data`, `completeness`), from the same service as the events API;
+    empty when the log is unavailable. (Not over HTTP: that would need credentials of its own.)"""
     try:
-        async with httpx.AsyncClient(timeout=EVENTS_TIMEOUT_S) as client:
-            response = await client.get(url, params={"limit": EVENTS_LIMIT})
-        if response.status_code != 200:
-            return {}
-        body = response.json()
-    except (httpx.HTTPError, ValueError):
+        page = await asyncio.wait_for(event_history.product_events(product_id, EVENTS_LIMIT), EVENTS_TIMEOUT_S)
+    except Exception:  # noqa: BLE001 - the page shows the product without its history
         return {}
-    return body if isinstance(body, dict) else {"data": body}
+    return page if isinstance(page, dict) else {"data": page}
 
 
 def events_of(page: dict[str, Any]) -> list[dict[str, Any]]:
