@@ -42,6 +42,26 @@ class ConsumedEvent:
     def event_id(self) -> str:
         return self.event["id"]
 
+    @property
+    def attributed_event(self) -> dict[str, Any]:
+        """The event with who made it: the `ce_actor*` headers as CloudEvents extension attributes
+        (`actor`, `actortype`, `actorid`; schemas/CHANGELOG.md), as the event log stores and serves it."""
+        return {**self.event, **attribution_of(self.record.headers or ())}
+
+
+ATTRIBUTION_HEADERS = {"ce_actor": "actor", "ce_actortype": "actortype", "ce_actorid": "actorid"}
+
+
+def attribution_of(headers: Sequence[tuple[str, bytes]]) -> dict[str, str]:
+    found = {}
+    for key, value in headers:
+        if key in ATTRIBUTION_HEADERS and value:
+            try:
+                found[ATTRIBUTION_HEADERS[key]] = value.decode("utf-8")
+            except UnicodeDecodeError:
+                continue  # a foreign producer's bad header: the event stays, unattributed
+    return found
+
 
 class EventHandler(Protocol):
     """A worker's logic. Both calls must be idempotent: a batch can be delivered again after a crash."""

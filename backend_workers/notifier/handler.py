@@ -77,7 +77,10 @@ class NotifierHandler:
                 raise DependencyUnavailable("Kafka producer for notices is not connected")
         try:
             created = await event_log.put_event(
-                self.dynamodb, self.settings.dynamodb_events_table, event, self.settings.event_retention_days
+                self.dynamodb,
+                self.settings.dynamodb_events_table,
+                item.attributed_event,
+                self.settings.event_retention_days,
             )
             # Always (re)send the notice: its id is the event id, so listeners de-duplicate; skipping it
             # on a redelivery would lose the notice when a crash fell between the put and the send.
@@ -117,7 +120,7 @@ class NotifierHandler:
                 raise DependencyUnavailable("Kafka producer for notices is not connected")
         limit = asyncio.Semaphore(CONCURRENT_PUTS)
 
-        async def put(event: dict[str, Any]) -> bool:
+        async def put(event: dict[str, Any]) -> bool:  # with its attribution (ConsumedEvent.attributed_event)
             async with limit:
                 return await event_log.put_event(
                     self.dynamodb, self.settings.dynamodb_events_table, event, self.settings.event_retention_days
@@ -136,7 +139,7 @@ class NotifierHandler:
                 )
                 for notice in notices
             ]
-            created = await asyncio.gather(*(put(item.event) for item in items))
+            created = await asyncio.gather(*(put(item.attributed_event) for item in items))
             await asyncio.wait_for(asyncio.gather(*acks), timeout=30)
         except (KafkaError, TimeoutError) as error:
             await self.reset_producer()

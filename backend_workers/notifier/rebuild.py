@@ -217,7 +217,7 @@ async def _put_all(
     async def put(item: ConsumedEvent) -> bool:
         async with limit:
             return await _with_retries(
-                settings, lambda: event_log.put_event(dynamodb, table, item.event, retention), stores
+                settings, lambda: event_log.put_event(dynamodb, table, item.attributed_event, retention), stores
             )
 
     created = await asyncio.gather(*(put(item) for item in events))

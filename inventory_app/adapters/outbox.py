@@ -28,7 +28,7 @@ CLEANUP_EVERY_S = 30.0
 CLEANUP_BATCH = 5000
 
 CLAIM_SQL = """
-SELECT id, event_id, aggregate_id, payload, created_at
+SELECT id, event_id, aggregate_id, payload, created_at, actor
 FROM outbox WHERE published_at IS NULL
 ORDER BY id LIMIT %(limit)s FOR UPDATE SKIP LOCKED
 """
@@ -47,9 +47,18 @@ def psycopg_url(sqlalchemy_url: str) -> str:
     return sqlalchemy_url.replace("postgresql+psycopg://", "postgresql://", 1)
 
 
-def kafka_headers(event: dict[str, Any]) -> list[tuple[str, bytes]]:
-    """CloudEvents Kafka binding: the attributes also travel as ce_* headers (structured mode body)."""
+def kafka_headers(event: dict[str, Any], actor: dict[str, Any] | None = None) -> list[tuple[str, bytes]]:
+    """CloudEvents Kafka binding: the attributes also travel as ce_* headers (structured mode body).
+
+    Who made the change travels only here, as the extension attributes `actor`, `actortype` and
+    `actorid` (schemas/CHANGELOG.md): the body stays the frozen v1 shape every consumer validates.
+    """
     headers = [(f"ce_{name}", str(event[name]).encode()) for name in CE_HEADERS if name in event]
+    if actor:
+        headers.append(("ce_actor", str(actor.get("name") or actor.get("type") or "system").encode()))
+        headers.append(("ce_actortype", str(actor.get("type") or "system").encode()))
+        if actor.get("id"):
+            headers.append(("ce_actorid", str(actor["id"]).encode()))
     headers.append(("content-type", b"application/cloudevents+json; charset=UTF-8"))
     return headers
 
@@ -61,6 +70,7 @@ class ClaimedRow:
     aggregate_id: str
     payload: dict[str, Any]
     created_at: datetime
+    actor: dict[str, Any] | None = None
 
 
 def drop_blocked(rows: list[ClaimedRow], blockers: dict[str, int]) -> list[ClaimedRow]:
@@ -185,7 +195,7 @@ class OutboxRelay:
         assert self.producer is not None
         async with conn.transaction():
             cursor = await conn.execute(CLAIM_SQL, {"limit": self.settings.outbox_batch_size})
-            rows = [ClaimedRow(r[0], str(r[1]), str(r[2]), r[3], r[4]) for r in await cursor.fetchall()]
+            rows = [ClaimedRow(r[0], str(r[1]), str(r[2]), r[3], r[4], r[5]) for r in await cursor.fetchall()]
             if not rows:
                 return 0
             blockers_cursor = await conn.execute(
@@ -208,7 +218,7 @@ class OutboxRelay:
                             self.topic,
                             value=orjson.dumps(row.payload),
                             key=row.aggregate_id.encode(),
-                            headers=kafka_headers(row.payload),
+                            headers=kafka_headers(row.payload, row.actor),
                         ),
                         timeout=SEND_TIMEOUT_S,
                     )

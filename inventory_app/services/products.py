@@ -356,9 +356,13 @@ def list_movements(
     if errors:
         raise ValidationFailed("Invalid list parameters.", errors)
     with unit_of_work(engine) as session:
-        product = _load(session, product_id, lock=False)
-        where = StockMovement.product_id == product.id
+        # A deleted product's ledger stays readable (who moved what before it went); only an id that
+        # never had a product answers 404.
+        pid = parse_product_id(product_id)
+        where = StockMovement.product_id == pid
         count = session.execute(select(func.count()).select_from(StockMovement).where(where)).scalar_one()
+        if count == 0:
+            _load(session, pid, lock=False)
         rows = session.execute(
             select(StockMovement)
             .where(where)

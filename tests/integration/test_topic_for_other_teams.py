@@ -35,7 +35,7 @@ def schema_validators() -> dict[str, Draft202012Validator]:
     return by_type
 
 
-def test_a_plain_aiokafka_consumer_reads_and_validates_the_events(api: httpx.Client, settings) -> None:
+def test_a_plain_aiokafka_consumer_reads_and_validates_the_events(api: httpx.Client, settings, accounts) -> None:
     sku = f"EXT-{uuid.uuid4().hex[:10]}"
     product = api.post(
         "/api/products", json={"sku": sku, "name": "External", "price": "3.00", "quantity": 4, "low_stock_threshold": 2}
@@ -49,7 +49,7 @@ def test_a_plain_aiokafka_consumer_reads_and_validates_the_events(api: httpx.Cli
         "inventory.product.low-stock-warning",
     }
 
-    async def consume() -> list[dict]:
+    async def consume() -> list[tuple[dict, dict[str, bytes]]]:
         consumer = AIOKafkaConsumer(
             settings.kafka_topic_product_events,
             bootstrap_servers=settings.kafka_bootstrap_servers,
@@ -57,18 +57,19 @@ def test_a_plain_aiokafka_consumer_reads_and_validates_the_events(api: httpx.Cli
             auto_offset_reset="earliest",
         )
         await consumer.start()
-        found: list[dict] = []
+        found: list[tuple[dict, dict[str, bytes]]] = []
         try:
             async with asyncio.timeout(30):
                 while len(found) < 3:
                     message = await consumer.getone()
                     if message.key == product["id"].encode():
-                        found.append(json.loads(message.value))
+                        found.append((json.loads(message.value), dict(message.headers)))
         finally:
             await consumer.stop()
         return found
 
-    events = run_async(consume())
+    records = run_async(consume())
+    events = [event for event, _ in records]
     assert [e["type"] for e in events] == [
         "inventory.product.created",
         "inventory.product.updated",
@@ -76,3 +77,11 @@ def test_a_plain_aiokafka_consumer_reads_and_validates_the_events(api: httpx.Cli
     ]
     for event in events:
         validators[event["type"]].validate(event)
+    # Who made each change travels in the CloudEvents attribution headers, beside the unchanged v1 body.
+    editor = accounts.editor
+    for event, headers in records:
+        assert "actor" not in event
+        assert headers["ce_id"].decode() == event["id"]
+        assert headers["ce_actortype"] == b"token"
+        assert headers["ce_actor"].decode() == f"tests (editor) ({editor.email})"
+        assert headers["ce_actorid"].decode() == editor.user_id

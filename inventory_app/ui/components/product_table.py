@@ -8,6 +8,7 @@ from inventory_app.ui import styles
 from inventory_app.ui.components.pagination import pagination
 from inventory_app.ui.states.product_form import AdjustStockState, DeleteProductState, ProductFormState
 from inventory_app.ui.states.products import ProductRow, ProductsState
+from inventory_app.ui.states.session import SessionState
 
 
 def sort_header(label: str, column: str) -> rx.Component:
@@ -35,25 +36,21 @@ def low_stock_badge() -> rx.Component:
     return rx.badge("Low stock", color_scheme="amber", variant="solid", size="1")
 
 
+def _action(icon: str, label: str, on_click: rx.event.EventType, **props) -> rx.Component:
+    # Icon buttons keep the column narrow enough for the table to fit 1280 px without scrolling; the
+    # label is the accessible name and the tooltip.
+    return rx.tooltip(
+        rx.icon_button(rx.icon(icon, size=15), on_click=on_click, aria_label=label, size="1", variant="soft", **props),
+        content=label,
+    )
+
+
 def row_actions(row: ProductRow) -> rx.Component:
     return rx.flex(
-        rx.button(
-            "Edit", on_click=ProductFormState.open_edit(row.id), aria_label=f"Edit {row.sku}", size="1", variant="soft"
-        ),
-        rx.button(
-            "Adjust stock",
-            on_click=AdjustStockState.open_for(row.id, row.sku, row.quantity),
-            aria_label=f"Adjust stock {row.sku}",
-            size="1",
-            variant="soft",
-        ),
-        rx.button(
-            "Delete",
-            on_click=DeleteProductState.ask(row.id, row.sku, row.version),
-            aria_label=f"Delete {row.sku}",
-            size="1",
-            variant="soft",
-            color_scheme="red",
+        _action("pencil", f"Edit {row.sku}", ProductFormState.open_edit(row.id)),
+        _action("arrow-up-down", f"Adjust stock {row.sku}", AdjustStockState.open_for(row.id, row.sku, row.quantity)),
+        _action(
+            "trash-2", f"Delete {row.sku}", DeleteProductState.ask(row.id, row.sku, row.version), color_scheme="red"
         ),
         spacing="2",
         wrap="nowrap",
@@ -75,7 +72,7 @@ def product_row(row: ProductRow) -> rx.Component:
         rx.table.cell(row.quantity, text_align="right"),
         rx.table.cell(row.low_stock_threshold, text_align="right"),
         rx.table.cell(row.updated, style={"white_space": "nowrap"}),
-        rx.table.cell(row_actions(row)),
+        rx.cond(SessionState.can_edit, rx.table.cell(row_actions(row))),
         background=rx.cond(row.low_stock, styles.LOW_STOCK_ROW_BACKGROUND, "transparent"),
         data_low_stock=rx.cond(row.low_stock, "true", "false"),
         data_sku=row.sku,
@@ -94,14 +91,14 @@ def product_table() -> rx.Component:
                 sort_header("Quantity", "quantity"),
                 plain_header("Threshold"),
                 sort_header("Updated", "updated_at"),
-                plain_header("Actions"),
+                rx.cond(SessionState.can_edit, plain_header("Actions")),
             )
         ),
         rx.table.body(rx.foreach(ProductsState.rows, product_row)),
         variant="surface",
         size="2",
         aria_busy=ProductsState.loading,
-        style={"min_width": "960px", "opacity": rx.cond(ProductsState.loading, "0.6", "1")},
+        style={"min_width": "900px", "opacity": rx.cond(ProductsState.loading, "0.6", "1")},
     )
     return rx.flex(
         rx.flex(

@@ -8,6 +8,7 @@ from inventory_app.ui import styles
 from inventory_app.ui.components.csv_import import export_link
 from inventory_app.ui.states.product_form import ProductFormState
 from inventory_app.ui.states.products import ProductsState
+from inventory_app.ui.states.session import SessionState
 
 SEARCH_DEBOUNCE_MS = 300
 
@@ -53,7 +54,10 @@ def product_toolbar() -> rx.Component:
         rx.spacer(),
         rx.flex(
             export_link(),
-            rx.button(rx.icon("plus", size=16), "New product", on_click=ProductFormState.open_create),
+            rx.cond(
+                SessionState.can_edit,
+                rx.button(rx.icon("plus", size=16), "New product", on_click=ProductFormState.open_create),
+            ),
             spacing="2",
             wrap="wrap",
         ),

@@ -5,13 +5,14 @@ from __future__ import annotations
 import reflex as rx
 
 from inventory_app.ui import styles
-from inventory_app.ui.components.header import header
+from inventory_app.ui.components.shell import app_page
 from inventory_app.ui.states.analytics import AnalyticsState
 
 REFRESH_MS = 3000
 # Recharts animates bars on first render and on every data change; with a refresh every few seconds
 # the charts are often caught mid-animation, showing values they do not hold (e.g. in screenshots).
 ANIMATE = False
+COMPACT_NUMBER = "(value) => new Intl.NumberFormat('en', {notation: 'compact', maximumFractionDigits: 1}).format(value)"
 SERIES = (
     ("created", "var(--indigo-9)"),
     ("updated", "var(--teal-9)"),
@@ -55,10 +56,11 @@ def stock_value_chart() -> rx.Component:
         rx.recharts.bar_chart(
             rx.recharts.bar(data_key="value", fill="var(--indigo-9)", name="stock value", is_animation_active=ANIMATE),
             rx.recharts.x_axis(data_key="category"),
-            rx.recharts.y_axis(),
+            # Compact ticks (1.2M, 350k) fit the axis; full values stay in the tooltip.
+            rx.recharts.y_axis(tick_formatter=COMPACT_NUMBER, width=56),
             rx.recharts.graphing_tooltip(),
             data=AnalyticsState.stock_value,
-            margin={"left": 30, "right": 10},
+            margin={"left": 10, "right": 10},
             height=260,
             width="100%",
         ),
@@ -104,36 +106,28 @@ def low_stock_table() -> rx.Component:
 
 
 def analytics_page() -> rx.Component:
-    return rx.box(
-        header(),
-        rx.el.main(
-            rx.flex(
-                rx.flex(
-                    rx.heading("Analytics", as_="h2", size="5"),
-                    rx.spacer(),
-                    rx.text("Updated ", AnalyticsState.generated_at, size="1", color=styles.MUTED_COLOR),
-                    align="center",
-                ),
-                rx.cond(AnalyticsState.error != "", rx.callout(AnalyticsState.error, color_scheme="amber")),
-                rx.flex(
-                    stat("Low-stock products", AnalyticsState.low_stock_count),
-                    stat("Events in the last hour", AnalyticsState.total_events),
-                    spacing="4",
-                    wrap="wrap",
-                ),
-                rx.grid(
-                    events_chart(),
-                    stock_value_chart(),
-                    columns=rx.breakpoints(initial="1", md="2"),
-                    spacing="4",
-                    width="100%",
-                ),
-                low_stock_table(),
-                # A short refresh keeps the dashboard live while events flow.
-                rx.moment(interval=REFRESH_MS, on_change=AnalyticsState.tick, display="none"),
-                direction="column",
-                spacing="4",
-            ),
-            style=styles.page_container,
+    return app_page(
+        rx.flex(
+            rx.heading("Analytics", as_="h2", size="5"),
+            rx.spacer(),
+            rx.text("Updated ", AnalyticsState.generated_at, size="1", color=styles.MUTED_COLOR),
+            align="center",
         ),
+        rx.cond(AnalyticsState.error != "", rx.callout(AnalyticsState.error, color_scheme="amber")),
+        rx.flex(
+            stat("Low-stock products", AnalyticsState.low_stock_count),
+            stat("Events in the last hour", AnalyticsState.total_events),
+            spacing="4",
+            wrap="wrap",
+        ),
+        rx.grid(
+            events_chart(),
+            stock_value_chart(),
+            columns=rx.breakpoints(initial="1", md="2"),
+            spacing="4",
+            width="100%",
+        ),
+        low_stock_table(),
+        # A short refresh keeps the dashboard live while events flow.
+        rx.moment(interval=REFRESH_MS, on_change=AnalyticsState.tick, display="none"),
     )

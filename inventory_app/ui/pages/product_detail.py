@@ -6,10 +6,11 @@ import reflex as rx
 
 from inventory_app.ui import styles
 from inventory_app.ui.components.dialogs import adjust_stock_dialog, product_form_dialog
-from inventory_app.ui.components.header import header
 from inventory_app.ui.components.pagination import pagination
+from inventory_app.ui.components.shell import app_page
 from inventory_app.ui.states.product_detail import EventRow, MovementRow, ProductDetailState
 from inventory_app.ui.states.product_form import AdjustStockState, ProductFormState
+from inventory_app.ui.states.session import SessionState
 
 STATE = ProductDetailState
 
@@ -49,6 +50,7 @@ def _movement_row(movement: MovementRow) -> rx.Component:
         rx.table.cell(movement.reason),
         rx.table.cell(movement.note),
         rx.table.cell(movement.quantity_after, text_align="right"),
+        rx.table.cell(movement.actor),
     )
 
 
@@ -69,6 +71,7 @@ def movement_ledger() -> rx.Component:
                                 rx.table.column_header_cell("Reason"),
                                 rx.table.column_header_cell("Note"),
                                 rx.table.column_header_cell("Quantity after"),
+                                rx.table.column_header_cell("By"),
                             )
                         ),
                         rx.table.body(rx.foreach(STATE.movements, _movement_row)),
@@ -98,6 +101,7 @@ def _event_row(event: EventRow) -> rx.Component:
     return rx.table.row(
         rx.table.cell(event.when, style={"white_space": "nowrap"}),
         rx.table.cell(event.type),
+        rx.table.cell(event.actor),
         rx.table.cell(rx.code(event.id, size="1")),
     )
 
@@ -135,6 +139,7 @@ def event_history() -> rx.Component:
                             rx.table.row(
                                 rx.table.column_header_cell("When"),
                                 rx.table.column_header_cell("Type"),
+                                rx.table.column_header_cell("By"),
                                 rx.table.column_header_cell("Event id"),
                             )
                         ),
@@ -156,12 +161,20 @@ def product_detail_body() -> rx.Component:
         rx.flex(
             rx.heading(product.name, as_="h2", size="5"),
             rx.spacer(),
-            rx.button("Edit", on_click=ProductFormState.open_edit(product.id), aria_label=f"Edit {product.sku}"),
-            rx.button(
-                "Adjust stock",
-                on_click=AdjustStockState.open_for(product.id, product.sku, product.quantity),
-                aria_label=f"Adjust stock {product.sku}",
-                variant="soft",
+            rx.cond(
+                SessionState.can_edit,
+                rx.flex(
+                    rx.button(
+                        "Edit", on_click=ProductFormState.open_edit(product.id), aria_label=f"Edit {product.sku}"
+                    ),
+                    rx.button(
+                        "Adjust stock",
+                        on_click=AdjustStockState.open_for(product.id, product.sku, product.quantity),
+                        aria_label=f"Adjust stock {product.sku}",
+                        variant="soft",
+                    ),
+                    spacing="3",
+                ),
             ),
             spacing="3",
             align="center",
@@ -176,25 +189,25 @@ def product_detail_body() -> rx.Component:
 
 
 def product_detail_page() -> rx.Component:
-    return rx.box(
-        header(),
-        rx.el.main(
-            rx.flex(
-                rx.link("← All products", href="/", size="2"),
-                rx.cond(
-                    STATE.loading,
-                    rx.flex(rx.spinner(size="3"), rx.text("Loading…"), spacing="2", align="center"),
+    return app_page(
+        rx.link("← All products", href="/", size="2"),
+        rx.cond(
+            STATE.loading,
+            rx.flex(rx.spinner(size="3"), rx.text("Loading…"), spacing="2", align="center"),
+            rx.cond(
+                STATE.found,
+                product_detail_body(),
+                rx.flex(
+                    rx.callout(STATE.not_found_message, color_scheme="red", role="alert"),
+                    # A deleted product keeps its ledger and event history (the deletion and who made it).
                     rx.cond(
-                        STATE.found,
-                        product_detail_body(),
-                        rx.callout(STATE.not_found_message, color_scheme="red", role="alert"),
+                        (STATE.movements_count > 0) | (STATE.events.length() > 0),
+                        rx.flex(movement_ledger(), event_history(), direction="column", spacing="5"),
                     ),
+                    direction="column",
+                    spacing="4",
                 ),
-                direction="column",
-                spacing="4",
             ),
-            style=styles.page_container,
         ),
-        product_form_dialog(),
-        adjust_stock_dialog(),
+        dialogs=(product_form_dialog(), adjust_stock_dialog()),
     )

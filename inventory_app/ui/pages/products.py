@@ -4,29 +4,19 @@ from __future__ import annotations
 
 import reflex as rx
 
-from inventory_app.ui import styles
 from inventory_app.ui.components.csv_import import csv_import_panel
 from inventory_app.ui.components.dialogs import adjust_stock_dialog, delete_dialog, product_form_dialog
-from inventory_app.ui.components.header import header
 from inventory_app.ui.components.product_table import product_table
+from inventory_app.ui.components.shell import app_page
 from inventory_app.ui.components.toolbar import product_toolbar
+from inventory_app.ui.states.session import SessionState
 
 
 def products_page() -> rx.Component:
-    return rx.box(
-        header(),
-        rx.el.main(
-            rx.flex(
-                rx.heading("Products", as_="h2", size="5"),
-                product_toolbar(),
-                product_table(),
-                csv_import_panel(),
-                direction="column",
-                spacing="4",
-            ),
-            style=styles.page_container,
-        ),
-        product_form_dialog(),
-        adjust_stock_dialog(),
-        delete_dialog(),
+    return app_page(
+        product_toolbar(),
+        product_table(),
+        rx.cond(SessionState.can_edit, csv_import_panel()),
+        title="Products",
+        dialogs=(product_form_dialog(), adjust_stock_dialog(), delete_dialog()),
     )

@@ -12,6 +12,7 @@ import reflex as rx
 from inventory_app.domain.errors import DomainError
 from inventory_app.services import csv_transfer
 from inventory_app.ui.states.products import ProductsState
+from inventory_app.ui.states.session import signed_in_principal
 
 UPLOAD_ID = "products_csv"
 # Same ceiling as the REST import route.
@@ -70,8 +71,9 @@ class CsvImportState(rx.State):
             self.message = f"The file is larger than {MAX_IMPORT_BYTES // 1_000_000} MB."
             return
         try:
+            by = await signed_in_principal(self)
             report = await asyncio.to_thread(
-                csv_transfer.import_products_csv, io.BytesIO(content), dry_run=self.dry_run
+                csv_transfer.import_products_csv, io.BytesIO(content), by=by, dry_run=self.dry_run
             )
         except DomainError as error:
             self._show_failure(error)

@@ -26,6 +26,7 @@ class MovementRow:
     reason: str = ""
     note: str = ""
     quantity_after: int = 0
+    actor: str = ""
 
 
 @dataclass
@@ -33,6 +34,7 @@ class EventRow:
     when: str = ""
     type: str = ""
     id: str = ""
+    actor: str = ""
 
 
 def _event_row(event: dict[str, Any]) -> EventRow:
@@ -40,7 +42,14 @@ def _event_row(event: dict[str, Any]) -> EventRow:
         when=short_time(str(event.get("time") or event.get("occurred_at") or "")),
         type=str(event.get("type", "")),
         id=str(event.get("id", "")),
+        # Events published before attribution existed carry none (schemas/CHANGELOG.md).
+        actor=str(event.get("actor") or "unknown"),
     )
+
+
+def actor_name(actor: object) -> str:
+    """Who made a ledger row: the actor's display name; rows from before sign-in existed have none."""
+    return str(actor.get("name") or "unknown") if isinstance(actor, dict) else "unknown"
 
 
 async def load_product_events_page(product_id: str) -> dict[str, Any]:
@@ -123,6 +132,7 @@ class ProductDetailState(rx.State):
                 reason=m["reason"],
                 note=m["note"] or "",
                 quantity_after=m["quantity_after"],
+                actor=actor_name(m.get("actor")),
             )
             for m in page["data"]
         ]
@@ -138,14 +148,13 @@ class ProductDetailState(rx.State):
         self.loading = True
         yield
         await self._fetch_product()
-        if self.found:
-            await self._fetch_movements()
+        await self._fetch_movements()  # a deleted product's ledger too: it says who did what before
         self.loading = False
         yield ProductDetailState.load_events
 
     @rx.event
     async def load_events(self):
-        if not self.found:
+        if not self.product_id:
             return
         self.events_loading = True
         yield

@@ -19,6 +19,7 @@ from inventory_app.services import products, stock
 from inventory_app.ui.states.feedback import field_messages, int_or_text
 from inventory_app.ui.states.product_detail import ProductDetailState
 from inventory_app.ui.states.products import ProductsState
+from inventory_app.ui.states.session import signed_in_principal
 
 FORM_FIELDS = ("sku", "name", "description", "category", "price", "quantity", "low_stock_threshold")
 ADJUST_FIELDS = ("delta", "reason", "note")
@@ -112,12 +113,13 @@ class ProductFormState(rx.State):
         yield
         payload = self._payload(form_data)
         try:
+            by = await signed_in_principal(self)
             if self.is_edit:
                 await asyncio.to_thread(
-                    products.update_product, self.product_id, payload, expected_version=self.version
+                    products.update_product, self.product_id, payload, by=by, expected_version=self.version
                 )
             else:
-                await asyncio.to_thread(products.create_product, payload)
+                await asyncio.to_thread(products.create_product, payload, by=by)
         except VersionConflict:
             self.conflict = True
             self.form_error = CONFLICT_MESSAGE
@@ -162,7 +164,8 @@ class DeleteProductState(rx.State):
         self.error = ""
         yield
         try:
-            await asyncio.to_thread(products.delete_product, self.product_id, expected_version=self.version)
+            by = await signed_in_principal(self)
+            await asyncio.to_thread(products.delete_product, self.product_id, by=by, expected_version=self.version)
         except VersionConflict:
             # Take the new version so a second, informed confirm can go through.
             latest = await asyncio.to_thread(products.get_product, self.product_id)
@@ -222,7 +225,7 @@ class AdjustStockState(rx.State):
         if note:
             payload["note"] = note
         try:
-            result = await stock.adjust_stock(self.product_id, payload)
+            result = await stock.adjust_stock(self.product_id, payload, by=await signed_in_principal(self))
         except InsufficientStock as error:
             self.field_errors, _ = field_messages(error, ADJUST_FIELDS)
             self.field_errors["delta"] = error.detail

@@ -1,0 +1,199 @@
+"""The admin page (/admin): users and the security log. Shown to admins; the service refuses everyone else."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from inventory_app.ui import styles
+from inventory_app.ui.components.fields import field_error, native_select, text_field
+from inventory_app.ui.components.pagination import pagination
+from inventory_app.ui.components.shell import app_page, not_allowed
+from inventory_app.ui.states.admin import PAGE_SIZE, AdminState, SecurityEventRow, UserRow
+from inventory_app.ui.states.session import SessionState
+
+STATE = AdminState
+
+
+def _table(caption: str, headers: list[str], body: rx.Component) -> rx.Component:
+    return rx.box(
+        rx.table.root(
+            rx.el.caption(caption, style=styles.visually_hidden),
+            rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in headers])),
+            body,
+            size="1",
+        ),
+        style=styles.table_scroll,
+    )
+
+
+def _user_row(user: UserRow) -> rx.Component:
+    return rx.table.row(
+        rx.table.row_header_cell(user.email),
+        rx.table.cell(user.name),
+        rx.table.cell(
+            rx.el.select(
+                rx.foreach(STATE.roles, lambda role: rx.el.option(role, value=role)),
+                value=user.role,
+                on_change=lambda role: STATE.change_role(user.id, role),
+                aria_label=f"Role of {user.email}",
+                style=styles.native_select,
+            )
+        ),
+        rx.table.cell(rx.cond(user.disabled, rx.badge("disabled", color_scheme="red"), rx.badge("active"))),
+        rx.table.cell(user.last_sign_in, style={"white_space": "nowrap"}),
+        rx.table.cell(
+            rx.flex(
+                rx.cond(
+                    user.disabled,
+                    rx.button(
+                        "Enable",
+                        on_click=STATE.set_disabled(user.id, False),
+                        aria_label=f"Enable {user.email}",
+                        size="1",
+                        variant="soft",
+                    ),
+                    rx.button(
+                        "Disable",
+                        on_click=STATE.set_disabled(user.id, True),
+                        aria_label=f"Disable {user.email}",
+                        size="1",
+                        variant="soft",
+                        color_scheme="red",
+                    ),
+                ),
+                rx.button(
+                    "Reset password",
+                    on_click=STATE.ask_reset(user.id, user.email),
+                    aria_label=f"Reset password of {user.email}",
+                    size="1",
+                    variant="soft",
+                ),
+                spacing="2",
+                wrap="nowrap",
+            )
+        ),
+    )
+
+
+def create_user_form() -> rx.Component:
+    return rx.form(
+        rx.flex(
+            text_field("Email", "new-user-email", "email", "", STATE.create_errors["email"], type="email"),
+            text_field("Name", "new-user-name", "name", "", STATE.create_errors["name"]),
+            rx.flex(
+                rx.el.label("Role", html_for="new-user-role", style={"font_weight": "500", "font_size": "0.9em"}),
+                native_select("new-user-role", STATE.roles, name="role", default_value="viewer"),
+                field_error(STATE.create_errors["role"], "new-user-role"),
+                direction="column",
+                spacing="1",
+            ),
+            text_field(
+                "Initial password",
+                "new-user-password",
+                "password",
+                "",
+                STATE.create_errors["password"],
+                type="password",
+                auto_complete="new-password",
+            ),
+            rx.button("Create user", type="submit"),
+            spacing="3",
+            align="end",
+            wrap="wrap",
+        ),
+        rx.cond(STATE.create_error != "", rx.text(STATE.create_error, style=styles.field_error, role="alert")),
+        key=STATE.create_form_key,
+        on_submit=STATE.create_user,
+        reset_on_submit=False,
+    )
+
+
+def reset_password_dialog() -> rx.Component:
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title("Reset password"),
+            rx.dialog.description(rx.text("A new password for ", STATE.reset_email, "; their sessions end.")),
+            rx.form(
+                rx.flex(
+                    text_field(
+                        "New password",
+                        "reset-password",
+                        "new_password",
+                        "",
+                        type="password",
+                        auto_complete="new-password",
+                    ),
+                    rx.cond(
+                        STATE.reset_error != "", rx.text(STATE.reset_error, style=styles.field_error, role="alert")
+                    ),
+                    rx.flex(
+                        rx.dialog.close(rx.button("Cancel", variant="soft", color_scheme="gray", type="button")),
+                        rx.button("Set password", type="submit"),
+                        spacing="3",
+                        justify="end",
+                    ),
+                    direction="column",
+                    spacing="3",
+                ),
+                on_submit=STATE.reset_password,
+            ),
+        ),
+        open=STATE.reset_user_id != "",
+        on_open_change=STATE.close_reset,
+    )
+
+
+def _security_row(event: SecurityEventRow) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(event.when, style={"white_space": "nowrap"}),
+        rx.table.cell(event.kind),
+        rx.table.cell(event.email),
+        rx.table.cell(event.actor),
+        rx.table.cell(event.source),
+        rx.table.cell(event.detail),
+    )
+
+
+def admin_body() -> rx.Component:
+    return rx.flex(
+        rx.cond(STATE.error != "", rx.callout(STATE.error, color_scheme="red", role="alert")),
+        rx.heading("Users", as_="h3", size="4"),
+        create_user_form(),
+        _table(
+            "Users",
+            ["Email", "Name", "Role", "Status", "Last sign-in", "Actions"],
+            rx.table.body(rx.foreach(STATE.users, _user_row)),
+        ),
+        pagination(
+            STATE.users_page_label,
+            STATE.users_page > 0,
+            (STATE.users_page + 1) * PAGE_SIZE < STATE.users_count,
+            STATE.users_previous,
+            STATE.users_next,
+            region_label="User pages",
+        ),
+        rx.heading("Security log", as_="h3", size="4"),
+        _table(
+            "Security log",
+            ["When", "What", "Account", "By", "From", "Detail"],
+            rx.table.body(rx.foreach(STATE.security_events, _security_row)),
+        ),
+        pagination(
+            STATE.security_page_label,
+            STATE.security_page > 0,
+            (STATE.security_page + 1) * PAGE_SIZE < STATE.security_count,
+            STATE.security_previous,
+            STATE.security_next,
+            region_label="Security log pages",
+        ),
+        reset_password_dialog(),
+        direction="column",
+        spacing="3",
+    )
+
+
+def admin_page() -> rx.Component:
+    return app_page(
+        rx.cond(SessionState.is_admin, admin_body(), not_allowed("Only admins manage users.")),
+        title="Administration",
+    )
