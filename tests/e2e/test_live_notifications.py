@@ -12,6 +12,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from inventory_app.settings import Settings
+from tests.conftest import signed_in_state
 
 pytestmark = pytest.mark.e2e
 
@@ -58,12 +59,12 @@ def open_panel(page: Page):
 
 
 def test_a_stock_change_in_one_browser_notifies_the_other_live_and_after_a_restart(
-    app_url: str, app_server, workers, browser: Browser, artifacts_dir: Path
+    app_url: str, app_server, workers, accounts, browser: Browser, artifacts_dir: Path
 ) -> None:
     sku = f"LIVE-{uuid.uuid4().hex[:8].upper()}"
     # Start from an idle pipeline: earlier tests may have left a backlog of events for the workers.
     workers.wait_until_caught_up(Settings())
-    with httpx.Client(base_url=app_url, timeout=30) as api:
+    with httpx.Client(base_url=app_url, timeout=30, headers=accounts.editor.headers) as api:
         created = api.post(
             "/api/products",
             json={
@@ -79,7 +80,9 @@ def test_a_stock_change_in_one_browser_notifies_the_other_live_and_after_a_resta
         product_id = created.json()["id"]
 
     viewport = {"width": 1280, "height": 900}
-    context_a, context_b = browser.new_context(viewport=viewport), browser.new_context(viewport=viewport)
+    # A is an editor who changes stock; B is a viewer, who may change nothing but hears of everything.
+    context_a = browser.new_context(viewport=viewport, storage_state=signed_in_state(app_url, accounts.editor))
+    context_b = browser.new_context(viewport=viewport, storage_state=signed_in_state(app_url, accounts.viewer))
     try:
         page_a, page_b = context_a.new_page(), context_b.new_page()
         open_products_page(page_b, app_url)
@@ -137,7 +140,7 @@ def test_a_stock_change_in_one_browser_notifies_the_other_live_and_after_a_resta
         app_server.start()
         expect(indicator).to_have_attribute("data-state", "live", timeout=30_000)
         unread_after_restart = unread_count(page_b)
-        with httpx.Client(base_url=app_url, timeout=30) as api:
+        with httpx.Client(base_url=app_url, timeout=30, headers=accounts.editor.headers) as api:
             renamed = api.patch(f"/api/products/{product_id}", json={"name": "Live widget, renamed"})
             assert renamed.status_code == 200, renamed.text
         expect(page_b.get_by_test_id("unread-count")).not_to_have_text(str(unread_after_restart), timeout=LIVE_MS)

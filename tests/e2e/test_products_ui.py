@@ -144,3 +144,23 @@ def test_create_form_shows_the_services_field_errors_inline(app_url: str, page: 
     dialog.get_by_role("button", name="Save").click()
     expect(dialog.locator("#product-price-error")).to_contain_text("at most 2 decimal places", timeout=TIMEOUT_MS)
     expect(dialog).to_be_visible()
+
+
+def test_at_1280_px_every_row_action_is_on_screen_without_scrolling(app_url: str, page: Page) -> None:
+    """A long name and category must not push the Actions column out of the table's box."""
+    sku = unique_sku("E2EWIDE")
+    open_products_page(page, app_url)
+    assert page.viewport_size == {"width": 1280, "height": 900}
+    create_product(page, sku, "A rather long product name " * 3, price="123456.78", quantity="1000000", threshold="5")
+    search_for(page, sku)
+    row = product_row(page, sku)
+    expect(row).to_be_visible(timeout=TIMEOUT_MS)
+    scroll_box = page.get_by_role("table", name="Products").locator("xpath=..")
+    box = scroll_box.bounding_box()
+    assert box is not None
+    for action in ("Edit", "Adjust stock", "Delete"):
+        button = page.get_by_role("button", name=f"{action} {sku}")
+        expect(button).to_be_visible()
+        edge = button.bounding_box()
+        assert edge is not None and edge["x"] + edge["width"] <= box["x"] + box["width"], action
+    assert scroll_box.evaluate("el => el.scrollWidth <= el.clientWidth + 1")
