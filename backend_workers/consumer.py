@@ -461,6 +461,11 @@ class ConsumeLoop:
             if tp not in owned:
                 continue
             offsets[tp] = max(offsets.get(tp, 0), record.offset + 1)
+        for tp in offsets:
+            # The product-events topic is transactional: commit markers (and aborted records) sit between
+            # and after the records and are never delivered. `records` is everything delivered so far, so
+            # the position, which has passed those markers, is what to commit; the group's lag then reaches 0.
+            offsets[tp] = max(offsets[tp], await self.consumer.position(tp))
         if offsets:
             await self.consumer.commit(offsets)
 

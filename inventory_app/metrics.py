@@ -23,6 +23,14 @@ OUTBOX_PUBLISH_LATENCY = Histogram(
 OUTBOX_RELAY_LEADER = Gauge(
     "outbox_relay_leader", "1 while this process's relay holds the publishing lock, 0 on standby", registry=REGISTRY
 )
+OUTBOX_QUARANTINED = Counter(
+    "outbox_quarantined_total", "Outbox rows the broker kept refusing, moved to outbox_quarantine", registry=REGISTRY
+)
+OUTBOX_RECOVERED = Counter(
+    "outbox_recovered_total",
+    "Rows a new relay leader marked published from the relay-state topic (committed to Kafka, not yet to PostgreSQL)",
+    registry=REGISTRY,
+)
 OUTBOX_DELETED = Counter("outbox_deleted_total", "Published rows removed after retention", registry=REGISTRY)
 SSE_CLIENTS = Gauge("sse_clients", "Connected notification stream clients", registry=REGISTRY)
 SSE_DROPPED = Counter("sse_dropped_notices_total", "Notices dropped for slow clients", registry=REGISTRY)

@@ -41,6 +41,14 @@ class Settings(BaseSettings):
     outbox_batch_size: int = Field(default=200, ge=1, le=5000)
     outbox_poll_interval_s: float = Field(default=1.0, gt=0)
     outbox_retention_s: int = Field(default=3600, ge=0)
+    # A row the broker refuses this many times in a row is moved to outbox_quarantine (with the reason), so
+    # the events behind it keep flowing.
+    outbox_max_publish_attempts: int = Field(default=5, ge=1, le=100)
+    # Test-only: hold a batch right after Kafka committed it and before PostgreSQL does, so a test can kill
+    # the relay in the window the relay-state record exists for. Never set it in production.
+    outbox_test_pause_after_kafka_commit_s: float = Field(default=0.0, ge=0, le=60)
+    # Test-only: hold a batch's open Kafka transaction before committing it (to race a new leader against it).
+    outbox_test_pause_before_kafka_commit_s: float = Field(default=0.0, ge=0, le=60)
     producer_ready_attempts: int = Field(default=10, ge=1)
 
     # Notifier

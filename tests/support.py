@@ -110,10 +110,20 @@ async def topic_partitions(bootstrap: str, topic: str) -> set[int]:
         await client.close()
 
 
-async def read_topic(bootstrap: str, topic: str, timeout_s: float = 10.0) -> list[Message]:
-    """Every message currently on `topic` (up to the end offsets seen at the start), in partition order."""
+async def read_topic(
+    bootstrap: str, topic: str, timeout_s: float = 10.0, *, isolation_level: str = "read_committed"
+) -> list[Message]:
+    """Every message currently on `topic` (up to the end offsets seen at the start), in partition order.
+
+    Read as the contract tells consumers to (read_committed): aborted relay batches are not there. Pass
+    `isolation_level="read_uncommitted"` to see what a careless reader would.
+    """
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False, auto_offset_reset="earliest"
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        isolation_level=isolation_level,
     )
     await consumer.start()
     try:
@@ -142,8 +152,10 @@ async def read_topic(bootstrap: str, topic: str, timeout_s: float = 10.0) -> lis
                                 {k: v.decode() for k, v in (r.headers or [])},
                             )
                         )
-                    if r.offset >= ends[tp] - 1:
-                        remaining.discard(tp)
+            # By position, not offset arithmetic: transaction markers take offsets and are never delivered.
+            for tp in list(remaining):
+                if await consumer.position(tp) >= ends[tp]:
+                    remaining.discard(tp)
         if remaining:
             raise AssertionError(f"could not read {topic} to its end within {timeout_s}s")
         return out
@@ -277,3 +289,55 @@ class WorkerProcess:
     def wait(self, timeout_s: float) -> int:
         assert self.process is not None
         return self.process.wait(timeout=timeout_s)
+
+
+def private_database(admin_url: str, name: str) -> str:
+    """A migrated database of the test stack's server for one test: the app's relay never drains its outbox.
+
+    `admin_url` is any SQLAlchemy URL of that server; returns the new database's SQLAlchemy URL.
+    """
+    import psycopg
+
+    base, _, _ = admin_url.rpartition("/")
+    with psycopg.connect(admin_url.replace("postgresql+psycopg://", "postgresql://", 1), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = f"{base}/{name}"
+    subprocess.run(
+        [sys.executable, "-m", "alembic", "upgrade", "head"],
+        cwd=REPO_ROOT,
+        env={**os.environ, "DATABASE_URL": url},
+        check=True,
+        timeout=120,
+        capture_output=True,
+    )
+    return url
+
+
+def insert_outbox_events(database_url: str, events: list[dict[str, Any]]) -> None:
+    """Committed events as the services would leave them, straight into an outbox (for relay tests)."""
+    import psycopg
+    from psycopg.types.json import Jsonb
+
+    with psycopg.connect(database_url.replace("postgresql+psycopg://", "postgresql://", 1)) as conn:
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO outbox (event_id, aggregate_id, event_type, payload, actor) VALUES (%s, %s, %s, %s, %s)",
+                [
+                    (
+                        e["id"],
+                        e["subject"],
+                        e["type"],
+                        Jsonb(e),
+                        Jsonb({"type": "system", "id": None, "name": "system"}),
+                    )
+                    for e in events
+                ],
+            )
+
+
+def pending_outbox_rows(database_url: str) -> int:
+    import psycopg
+
+    with psycopg.connect(database_url.replace("postgresql+psycopg://", "postgresql://", 1)) as conn:
+        return conn.execute("SELECT count(*) FROM outbox WHERE published_at IS NULL").fetchone()[0]

@@ -37,8 +37,14 @@ async def kafka_reachable(bootstrap: str, timeout_s: float) -> bool:
         await client.close()
 
 
-async def ensure_topics(settings: Settings, names: list[str] | None = None) -> None:
-    """Create the product-events, notifications and dead-letter topics if they are missing."""
+async def ensure_topics(
+    settings: Settings,
+    names: list[str] | None = None,
+    *,
+    partitions: int | None = None,
+    config: dict[str, str] | None = None,
+) -> None:
+    """Create the product-events, notifications and dead-letter topics (or `names`) if they are missing."""
     names = names or [
         settings.kafka_topic_product_events,
         settings.kafka_topic_notifications,
@@ -54,7 +60,13 @@ async def ensure_topics(settings: Settings, names: list[str] | None = None) -> N
         if not missing:
             return
         topics = [
-            NewTopic(name=n, num_partitions=settings.kafka_topic_partitions, replication_factor=1) for n in missing
+            NewTopic(
+                name=n,
+                num_partitions=partitions or settings.kafka_topic_partitions,
+                replication_factor=1,
+                topic_configs=config or {},
+            )
+            for n in missing
         ]
         try:
             await admin.create_topics(topics)
