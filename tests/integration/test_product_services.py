@@ -29,7 +29,7 @@ from tests.integration.helpers import (
     outbox_events,
     unique_sku,
 )
-from tests.support import adjust_stock
+from tests.support import TEST_EDITOR, adjust_stock
 
 HEADER = "sku,name,description,category,price,quantity,low_stock_threshold\n"
 
@@ -38,7 +38,7 @@ HEADER = "sku,name,description,category,price,quantity,low_stock_threshold\n"
 def make_product(engine):
     def make(**fields) -> dict:
         payload = {"sku": unique_sku(), "name": "Test widget", "price": "9.99", **fields}
-        return svc.create_product(payload, engine=engine).body
+        return svc.create_product(payload, by=TEST_EDITOR, engine=engine).body
 
     return make
 
@@ -66,7 +66,9 @@ def assert_all_events_valid(engine, product_id: str) -> None:
 # -- one event per change -----------------------------------------------------------------------------
 def test_creating_a_product_writes_one_valid_product_created_event(engine) -> None:
     result = svc.create_product(
-        {"sku": unique_sku().lower(), "name": "Blue widget", "price": "12.5", "quantity": 40}, engine=engine
+        {"sku": unique_sku().lower(), "name": "Blue widget", "price": "12.5", "quantity": 40},
+        by=TEST_EDITOR,
+        engine=engine,
     )
     assert result.status == 201
     assert result.body["sku"] == result.body["sku"].upper()
@@ -78,7 +80,7 @@ def test_creating_a_product_writes_one_valid_product_created_event(engine) -> No
 
 def test_updating_a_product_writes_one_valid_product_updated_event_with_the_changes(engine, make_product) -> None:
     product = make_product(name="Old name")
-    updated = svc.update_product(product["id"], {"name": "New name", "price": "1"}, engine=engine)
+    updated = svc.update_product(product["id"], {"name": "New name", "price": "1"}, by=TEST_EDITOR, engine=engine)
     assert updated["version"] == 2
     stored = outbox_events(engine, product["id"])
     assert [e["type"] for e in stored] == [events.PRODUCT_CREATED, events.PRODUCT_UPDATED]
@@ -93,13 +95,13 @@ def test_updating_a_product_writes_one_valid_product_updated_event_with_the_chan
 
 def test_an_update_that_changes_nothing_writes_no_event_and_keeps_the_version(engine, make_product) -> None:
     product = make_product(name="Same")
-    assert svc.update_product(product["id"], {"name": "Same"}, engine=engine)["version"] == 1
+    assert svc.update_product(product["id"], {"name": "Same"}, by=TEST_EDITOR, engine=engine)["version"] == 1
     assert event_types(engine, product["id"]) == [events.PRODUCT_CREATED]
 
 
 def test_deleting_a_product_writes_one_valid_product_deleted_event(engine, make_product) -> None:
     product = make_product()
-    svc.delete_product(product["id"], engine=engine)
+    svc.delete_product(product["id"], by=TEST_EDITOR, engine=engine)
     stored = outbox_events(engine, product["id"])
     assert [e["type"] for e in stored] == [events.PRODUCT_CREATED, events.PRODUCT_DELETED]
     validate_event(stored[1])
@@ -157,7 +159,7 @@ def test_staying_low_does_not_warn_again_but_recovering_re_arms_the_warning(engi
 
 def test_raising_the_threshold_above_the_quantity_warns(engine, make_product) -> None:
     product = make_product(quantity=8, low_stock_threshold=5)
-    svc.update_product(product["id"], {"low_stock_threshold": 8}, engine=engine)
+    svc.update_product(product["id"], {"low_stock_threshold": 8}, by=TEST_EDITOR, engine=engine)
     assert event_types(engine, product["id"]) == [
         events.PRODUCT_CREATED,
         events.PRODUCT_UPDATED,
@@ -179,7 +181,7 @@ def test_a_duplicate_sku_on_create_leaves_neither_row_nor_event(engine, make_pro
     sku = product["sku"]
     events_before = count_outbox_events_for_sku(engine, sku)
     with pytest.raises(DuplicateSku) as caught:
-        svc.create_product({"sku": sku.lower(), "name": "Copy", "price": "1"}, engine=engine)
+        svc.create_product({"sku": sku.lower(), "name": "Copy", "price": "1"}, by=TEST_EDITOR, engine=engine)
     assert [e.field for e in caught.value.errors] == ["sku"]
     assert count_products_with_sku(engine, sku) == 1
     assert count_outbox_events_for_sku(engine, sku) == events_before
@@ -188,7 +190,7 @@ def test_a_duplicate_sku_on_create_leaves_neither_row_nor_event(engine, make_pro
 def test_renaming_onto_a_taken_sku_leaves_both_products_and_events_unchanged(engine, make_product) -> None:
     first, second = make_product(), make_product()
     with pytest.raises(DuplicateSku):
-        svc.update_product(second["id"], {"sku": first["sku"]}, engine=engine)
+        svc.update_product(second["id"], {"sku": first["sku"]}, by=TEST_EDITOR, engine=engine)
     assert svc.get_product(second["id"], engine=engine) == second
     assert event_types(engine, second["id"]) == [events.PRODUCT_CREATED]
 
@@ -205,9 +207,9 @@ def test_insufficient_stock_leaves_quantity_ledger_and_outbox_unchanged(engine, 
 
 def test_a_stale_version_on_update_raises_version_conflict_and_changes_nothing(engine, make_product) -> None:
     product = make_product(name="Original")
-    svc.update_product(product["id"], {"name": "Second"}, engine=engine)
+    svc.update_product(product["id"], {"name": "Second"}, by=TEST_EDITOR, engine=engine)
     with pytest.raises(VersionConflict):
-        svc.update_product(product["id"], {"name": "Lost update"}, expected_version=1, engine=engine)
+        svc.update_product(product["id"], {"name": "Lost update"}, expected_version=1, by=TEST_EDITOR, engine=engine)
     current = svc.get_product(product["id"], engine=engine)
     assert (current["name"], current["version"]) == ("Second", 2)
     assert event_types(engine, product["id"]) == [events.PRODUCT_CREATED, events.PRODUCT_UPDATED]
@@ -215,16 +217,21 @@ def test_a_stale_version_on_update_raises_version_conflict_and_changes_nothing(e
 
 def test_a_stale_version_on_delete_raises_version_conflict_and_keeps_the_product(engine, make_product) -> None:
     product = make_product()
-    svc.update_product(product["id"], {"name": "Second"}, engine=engine)
+    svc.update_product(product["id"], {"name": "Second"}, by=TEST_EDITOR, engine=engine)
     with pytest.raises(VersionConflict):
-        svc.delete_product(product["id"], expected_version=1, engine=engine)
+        svc.delete_product(product["id"], expected_version=1, by=TEST_EDITOR, engine=engine)
     assert count_products_with_sku(engine, product["sku"]) == 1
     assert event_types(engine, product["id"]) == [events.PRODUCT_CREATED, events.PRODUCT_UPDATED]
 
 
 def test_the_current_version_lets_an_update_through(engine, make_product) -> None:
     product = make_product()
-    assert svc.update_product(product["id"], {"name": "Next"}, expected_version=1, engine=engine)["version"] == 2
+    assert (
+        svc.update_product(product["id"], {"name": "Next"}, expected_version=1, by=TEST_EDITOR, engine=engine)[
+            "version"
+        ]
+        == 2
+    )
 
 
 def test_an_adjustment_past_a_billion_is_refused_as_invalid_instead_of_overflowing(engine, make_product) -> None:
@@ -238,7 +245,7 @@ def test_an_adjustment_past_a_billion_is_refused_as_invalid_instead_of_overflowi
 def test_a_nul_character_in_text_is_refused_as_invalid_instead_of_failing_in_the_database(engine, make_product) -> None:
     product = make_product()
     with pytest.raises(ValidationFailed):
-        svc.update_product(product["id"], {"description": "a\x00b"}, engine=engine)
+        svc.update_product(product["id"], {"description": "a\x00b"}, by=TEST_EDITOR, engine=engine)
     with pytest.raises(ValidationFailed):
         svc.list_products(svc.ProductQuery(q="a\x00"), engine=engine)
 
@@ -268,8 +275,8 @@ def test_replaying_a_create_with_the_same_key_and_body_returns_the_first_respons
 ) -> None:
     payload = {"sku": unique_sku(), "name": "Once", "price": "1"}
     key = str(uuid.uuid4())
-    first = svc.create_product(payload, idempotency_key=key, engine=engine)
-    replay = svc.create_product(dict(reversed(payload.items())), idempotency_key=key, engine=engine)
+    first = svc.create_product(payload, idempotency_key=key, by=TEST_EDITOR, engine=engine)
+    replay = svc.create_product(dict(reversed(payload.items())), idempotency_key=key, by=TEST_EDITOR, engine=engine)
     assert (replay.status, replay.body, replay.replayed) == (201, first.body, True)
     assert count_products_with_sku(engine, payload["sku"].upper()) == 1
     assert event_types(engine, first.body["id"]) == [events.PRODUCT_CREATED]
@@ -277,10 +284,14 @@ def test_replaying_a_create_with_the_same_key_and_body_returns_the_first_respons
 
 def test_reusing_a_create_key_with_another_body_raises_idempotency_key_reused(engine) -> None:
     key = str(uuid.uuid4())
-    svc.create_product({"sku": unique_sku(), "name": "A", "price": "1"}, idempotency_key=key, engine=engine)
+    svc.create_product(
+        {"sku": unique_sku(), "name": "A", "price": "1"}, idempotency_key=key, by=TEST_EDITOR, engine=engine
+    )
     other_sku = unique_sku()
     with pytest.raises(IdempotencyKeyReused):
-        svc.create_product({"sku": other_sku, "name": "B", "price": "1"}, idempotency_key=key, engine=engine)
+        svc.create_product(
+            {"sku": other_sku, "name": "B", "price": "1"}, idempotency_key=key, by=TEST_EDITOR, engine=engine
+        )
     assert count_products_with_sku(engine, other_sku) == 0
 
 
@@ -332,11 +343,11 @@ def test_a_ten_thousand_row_import_creates_every_product_and_a_re_import_changes
     rows = [f"{sku_prefix}-{i:05d},Bulk item {i},,bulk,{i % 100}.25,{i % 50},5" for i in range(10_000)]
     data = (HEADER + "\n".join(rows) + "\n").encode()
 
-    report = csv_transfer.import_products_csv(io.BytesIO(data), engine=engine)
+    report = csv_transfer.import_products_csv(io.BytesIO(data), by=TEST_EDITOR, engine=engine)
     assert (report.created, report.updated, report.unchanged, report.errors) == (10_000, 0, 0, [])
     assert count_events_with_sku_prefix(engine, sku_prefix, events.PRODUCT_CREATED) == 10_000
 
-    again = csv_transfer.import_products_csv(io.BytesIO(data), engine=engine)
+    again = csv_transfer.import_products_csv(io.BytesIO(data), by=TEST_EDITOR, engine=engine)
     assert (again.created, again.updated, again.unchanged, again.errors) == (0, 0, 10_000, [])
     assert count_events_with_sku_prefix(engine, sku_prefix, events.PRODUCT_UPDATED) == 0
     assert count_events_with_sku_prefix(engine, sku_prefix, events.PRODUCT_CREATED) == 10_000
@@ -349,7 +360,10 @@ def test_a_ten_thousand_row_import_creates_every_product_and_a_re_import_changes
 def test_an_import_dry_run_reports_counts_but_writes_nothing(engine, sku_prefix, make_product) -> None:
     existing = make_product(name="Before")
     report = csv_transfer.import_products_csv(
-        csv_bytes(f"{sku_prefix}-NEW,New,,,1,1,0", f"{existing['sku']},After,,,9.99,0,0"), dry_run=True, engine=engine
+        csv_bytes(f"{sku_prefix}-NEW,New,,,1,1,0", f"{existing['sku']},After,,,9.99,0,0"),
+        dry_run=True,
+        by=TEST_EDITOR,
+        engine=engine,
     )
     assert (report.created, report.updated, report.dry_run) == (1, 1, True)
     assert count_products_with_sku(engine, f"{sku_prefix}-NEW") == 0
@@ -360,6 +374,7 @@ def test_an_import_dry_run_reports_counts_but_writes_nothing(engine, sku_prefix,
 def test_an_import_reports_a_bad_price_by_line_and_field_and_applies_the_good_rows(engine, sku_prefix) -> None:
     report = csv_transfer.import_products_csv(
         csv_bytes(f"{sku_prefix}-A,Good,,,1.50,1,0", f"{sku_prefix}-B,Bad,,,1.234,1,0", f"{sku_prefix}-C,Good,,,2,1,0"),
+        by=TEST_EDITOR,
         engine=engine,
     )
     assert report.created == 2
@@ -371,7 +386,9 @@ def test_an_import_reports_a_bad_price_by_line_and_field_and_applies_the_good_ro
 
 def test_an_import_reports_a_sku_repeated_within_the_file(engine, sku_prefix) -> None:
     report = csv_transfer.import_products_csv(
-        csv_bytes(f"{sku_prefix}-A,First,,,1,1,0", f"{sku_prefix.lower()}-a,Second,,,1,1,0"), engine=engine
+        csv_bytes(f"{sku_prefix}-A,First,,,1,1,0", f"{sku_prefix.lower()}-a,Second,,,1,1,0"),
+        by=TEST_EDITOR,
+        engine=engine,
     )
     assert report.created == 1
     assert [(e.row, e.field) for e in report.errors] == [(3, "sku")]
@@ -380,7 +397,9 @@ def test_an_import_reports_a_sku_repeated_within_the_file(engine, sku_prefix) ->
 
 def test_an_import_updating_a_product_writes_one_import_event(engine, make_product) -> None:
     product = make_product(name="Before", quantity=5)
-    report = csv_transfer.import_products_csv(csv_bytes(f"{product['sku']},After,,,9.99,5,0"), engine=engine)
+    report = csv_transfer.import_products_csv(
+        csv_bytes(f"{product['sku']},After,,,9.99,5,0"), by=TEST_EDITOR, engine=engine
+    )
     assert (report.updated, report.errors) == (1, [])
     stored = outbox_events(engine, product["id"])
     assert [e["type"] for e in stored] == [events.PRODUCT_CREATED, events.PRODUCT_UPDATED]
@@ -391,7 +410,9 @@ def test_an_import_updating_a_product_writes_one_import_event(engine, make_produ
 
 def test_an_import_changing_the_quantity_records_a_correction_in_the_ledger(engine, make_product) -> None:
     product = make_product(quantity=5)
-    csv_transfer.import_products_csv(csv_bytes(f"{product['sku']},Test widget,,,9.99,12,0"), engine=engine)
+    csv_transfer.import_products_csv(
+        csv_bytes(f"{product['sku']},Test widget,,,9.99,12,0"), by=TEST_EDITOR, engine=engine
+    )
     movements = svc.list_movements(product["id"], engine=engine)["data"]
     assert [(m["delta"], m["reason"], m["quantity_after"]) for m in movements] == [(7, "correction", 12)]
     assert event_types(engine, product["id"]) == [events.PRODUCT_CREATED, events.PRODUCT_UPDATED]
@@ -403,6 +424,7 @@ def test_an_import_past_the_row_limit_reports_the_cut_instead_of_failing_after_w
     monkeypatch.setattr(csv_transfer, "MAX_ROWS", 2)
     report = csv_transfer.import_products_csv(
         csv_bytes(f"{sku_prefix}-A,A,,,1,1,0", f"{sku_prefix}-B,B,,,1,1,0", f"{sku_prefix}-C,C,,,1,1,0"),
+        by=TEST_EDITOR,
         engine=engine,
     )
     assert report.created == 2
@@ -412,5 +434,5 @@ def test_an_import_past_the_row_limit_reports_the_cut_instead_of_failing_after_w
 
 def test_an_import_without_the_required_columns_is_refused(engine) -> None:
     with pytest.raises(ValidationFailed) as caught:
-        csv_transfer.import_products_csv(io.BytesIO(b"sku,name\nA,B\n"), engine=engine)
+        csv_transfer.import_products_csv(io.BytesIO(b"sku,name\nA,B\n"), by=TEST_EDITOR, engine=engine)
     assert {e.field for e in caught.value.errors} == {"file"}
