@@ -104,7 +104,7 @@ def test_importing_publishes_one_event_per_applied_row(api, settings) -> None:
 
 
 def test_two_hundred_quick_changes_arrive_in_commit_order(api, settings, product) -> None:
-    with httpx.Client(base_url=str(api.base_url), timeout=30) as client:
+    with httpx.Client(base_url=str(api.base_url), timeout=30, headers=api.headers) as client:
         for _ in range(200):
             assert (
                 client.post(
