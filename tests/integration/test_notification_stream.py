@@ -119,9 +119,27 @@ async def open_stream(client: httpx.AsyncClient, last_event_id: str | None = Non
         yield reader
 
 
+# The stream and the API need credentials: every client here is the test editor (set per module below).
+EDITOR: dict[str, str] = {}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _as_the_test_editor(accounts) -> None:
+    EDITOR.update(accounts.editor.headers)
+
+
+def raw_stream_request(host: str) -> bytes:
+    """A hand-written GET of the stream, for tests that watch the bytes or stall the socket."""
+    auth = EDITOR["Authorization"]
+    return (
+        f"GET {STREAM} HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\nAuthorization: {auth}\r\n\r\n".encode()
+    )
+
+
 def stream_client(app_url: str, connections: int = 10) -> httpx.AsyncClient:
     return httpx.AsyncClient(
         base_url=app_url,
+        headers=EDITOR,
         timeout=httpx.Timeout(30, read=60),
         limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
     )
@@ -168,7 +186,7 @@ def live_pipeline(app_url: str, workers) -> None:
 def test_the_stream_starts_with_the_connected_comment_and_a_retry_hint(app_url: str) -> None:
     host, port = urlsplit(app_url).hostname, urlsplit(app_url).port
     with socket.create_connection((host, port), timeout=10) as sock:
-        sock.sendall(f"GET {STREAM} HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\n\r\n".encode())
+        sock.sendall(raw_stream_request(host))
         received = b""
         while not _sse_blocks(received):
             chunk = sock.recv(4096)
@@ -276,7 +294,7 @@ def test_streams_beyond_the_default_server_limit_do_not_stall_the_api(app_url: s
 
     async def open_raw_stream() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         reader, writer = await asyncio.open_connection(host, port)
-        writer.write(f"GET {STREAM} HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\n\r\n".encode())
+        writer.write(raw_stream_request(host))
         head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
         assert head.startswith(b"HTTP/1.1 200"), head[:80]
         return reader, writer
@@ -309,7 +327,7 @@ class StalledClient:
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
         self.sock.connect((host, port))
-        self.sock.sendall(f"GET {STREAM} HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\n\r\n".encode())
+        self.sock.sendall(raw_stream_request(host))
 
     def resume(self, until: Callable[[list[SseMessage]], bool], timeout_s: float) -> list[SseMessage]:
         """Read again until `until(messages)` holds or the stream goes quiet for a second."""
@@ -413,7 +431,7 @@ def test_the_server_stops_promptly_with_streams_open(app_server, live_pipeline, 
     clients = []
     for _ in range(3):
         sock = socket.create_connection((host, port), timeout=10)
-        sock.sendall(f"GET {STREAM} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+        sock.sendall(raw_stream_request(host))
         received = b""
         while b": connected" not in received:
             chunk = sock.recv(4096)
@@ -436,6 +454,8 @@ def test_the_server_stops_promptly_with_streams_open(app_server, live_pipeline, 
 
 def test_a_full_client_queue_drops_the_oldest_notices_and_reports_the_gap(settings) -> None:
     """The hub's bound, in process: a client that falls a queue behind gets a `gap`, then the newest."""
+    from starlette.requests import Request
+
     from inventory_app.adapters.notification_hub import NotificationHub, get_hub, set_hub
     from inventory_app.api.routes.notifications import _stream
 
@@ -448,7 +468,8 @@ def test_a_full_client_queue_drops_the_oldest_notices_and_reports_the_gap(settin
             for n in range(10):
                 hub.broadcast({"id": f"notice-{n}", "type": "product_updated"})
             assert subscriber.queue.qsize() == 4
-            stream = _stream(subscriber, None)
+            # The stream re-checks its caller's credentials only after CREDENTIAL_RECHECK_S: none needed here.
+            stream = _stream(subscriber, None, Request({"type": "http", "headers": []}))
             sent = [await anext(stream) for _ in range(6)]
             hub.close()
             sent.extend([message async for message in stream])

@@ -86,12 +86,12 @@ def category_summary(api, category: str) -> dict[str, Any] | None:
 
 
 @pytest.fixture(scope="module")
-def scenario(app_server, pipeline, settings) -> Scenario:
+def scenario(app_server, pipeline, settings, accounts) -> Scenario:
     """Create, edit, adjust across the threshold and delete one product through the API."""
     import httpx
 
     category = f"Pipeline {uuid.uuid4().hex[:10]}"
-    with httpx.Client(base_url=app_server.url, timeout=30) as api:
+    with httpx.Client(base_url=app_server.url, timeout=30, headers=accounts.editor.headers) as api:
         created = api.post(
             "/api/products",
             json={
