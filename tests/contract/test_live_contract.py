@@ -28,6 +28,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from tests.conftest import RUN_ID
 from tests.integration.helpers import assert_matches_contract
 from tests.support import run_async
 
@@ -53,8 +54,8 @@ UNDOCUMENTED_ROUTES: dict[tuple[str, str], str] = {
 #   the server deliberately tolerates (e.g. an `If-Match` of `3` or `"3"`, extra query parameters);
 # * positive_data_acceptance: valid requests legitimately fail on state (random product ids → 404,
 #   an existing SKU → 409, a stale If-Match → 412, selling more than is in stock → 409);
-# * use_after_free / ensure_resource_availability / ignored_auth: stateful and auth checks (the API has
-#   no authentication; stateful links are not described);
+# * use_after_free / ensure_resource_availability: stateful checks (stateful links are not described);
+# * ignored_auth: replaced by the unauthenticated run below, which asserts the 401 itself;
 # * unsupported_method: a wrong method on an /api path falls through to Reflex's catch-all frontend
 #   mount, which answers a plain-text 405 outside the API's error mapping (not part of the contract).
 CHECKS = [
@@ -95,6 +96,31 @@ def _served_routes() -> Iterator[tuple[str, str]]:
         if isinstance(route, APIRoute):
             for method in route.methods - {"HEAD"}:
                 yield method.lower(), route.path
+
+
+# Every authenticated request of this module is made by an admin of its own (it may call every operation,
+# and what the generated requests do to it — sign-outs, password attempts — touches no other test).
+CALLER: dict[str, str] = {}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def contract_caller(stack: Any) -> None:
+    from inventory_app.adapters.pg_pool import close_pool
+    from inventory_app.domain.identity import SYSTEM
+    from inventory_app.services import identity
+
+    email = f"contract-{RUN_ID}@tests.example"
+
+    async def create() -> str:
+        try:
+            await identity.create_user(
+                {"email": email, "role": "admin", "password": f"contract password {RUN_ID}"}, by=SYSTEM
+            )
+            return (await identity.create_token_for(email, "contract tests"))["token"]
+        finally:
+            await close_pool()
+
+    CALLER["Authorization"] = f"Bearer {run_async(create())}"
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -178,7 +204,7 @@ def test_docs_page_loads_swagger_from_the_app_itself(api: httpx.Client) -> None:
 # -- Server-Sent Events ------------------------------------------------------------------------------
 def test_notification_stream_opens_with_a_connected_comment(app_url: str) -> None:
     with (
-        httpx.Client(base_url=app_url, timeout=httpx.Timeout(10, read=10)) as client,
+        httpx.Client(base_url=app_url, timeout=httpx.Timeout(10, read=10), headers=CALLER) as client,
         client.stream("GET", "/api/notifications/stream", headers={"Accept": "text/event-stream"}) as response,
     ):
         assert response.status_code == 200
@@ -209,7 +235,7 @@ _REAL_PRODUCT_TURNS: dict[str, int] = {}
 def _create_product(app_url: str) -> str:
     sku = f"ST-{uuid.uuid4().hex[:12]}".upper()
     body = {"sku": sku, "name": "Contract test product", "price": "9.99", "quantity": 50, "low_stock_threshold": 5}
-    response = httpx.post(f"{app_url}/api/products", json=body, timeout=30)
+    response = httpx.post(f"{app_url}/api/products", json=body, timeout=30, headers=CALLER)
     assert response.status_code == 201, response.text
     return str(response.json()["id"])
 
@@ -230,11 +256,26 @@ _OPERATIONS = {op.definition.raw["operationId"]: op for op in (r.ok() for r in s
 def test_api_conforms_to_the_contract(case: Any, app_url: str) -> None:
     operation_id = case.operation.definition.raw.get("operationId")
     _maybe_target_a_real_product(case, app_url)
-    response = case.call(base_url=app_url, timeout=30)
+    response = case.call(base_url=app_url, timeout=30, headers=CALLER)
     if response.status_code == 501 and operation_id in PENDING_OPERATIONS:
         print(f"PENDING {operation_id}: {PENDING_OPERATIONS[operation_id]}")
         return
     case.validate_response(response, checks=CHECKS)
+
+
+# Open without credentials: liveness, the contract and its docs, signing in, and readiness (reduced).
+OPEN_OPERATIONS = {"getHealth", "getOpenApi", "getApiDocs", "signIn", "getReadiness"}
+
+
+@schema.parametrize()
+@settings(max_examples=5, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+def test_without_credentials_every_protected_operation_answers_401_and_nothing_breaks(case: Any, app_url: str) -> None:
+    operation_id = case.operation.definition.raw.get("operationId")
+    response = case.call(base_url=app_url, timeout=30)
+    case.validate_response(response, checks=CHECKS)
+    if operation_id not in OPEN_OPERATIONS:
+        assert response.status_code == 401, (operation_id, response.status_code, response.text[:300])
+        assert response.headers["content-type"][0].startswith("application/problem+json")
 
 
 # Answers found by fuzzing or documented on purpose, pinned down so they cannot regress silently (the
@@ -282,6 +323,7 @@ def test_edge_case_answers_conform(
     operation = _OPERATIONS[operation_id]
     product_id = _create_product(app_url)
     case = operation.Case(path_parameters={"product_id": product_id} if "{product_id}" in operation.path else None)
+    kwargs = {**kwargs, "headers": {**kwargs.get("headers", {}), **CALLER}}
     response = httpx.request(method, app_url + path.replace("{product_id}", product_id), timeout=30, **kwargs)
     assert response.status_code == expected, response.text[:500]
     case.validate_response(response, checks=CHECKS)
