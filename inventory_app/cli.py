@@ -94,7 +94,7 @@ def users_command(args: argparse.Namespace) -> int:
         user = _run(identity.create_user(payload, by=SYSTEM))
         print(f"created {user['role']} {user['email']}")
         if generated:
-            print(f"password: {password}  (shown once; change it under My account)")
+            print(f"password: {password}  (shown once; change it on the account page, /account)")
     elif args.users_command == "list":
         page = _run(identity.list_users(by=SYSTEM, limit=200))
         for user in page["data"]:

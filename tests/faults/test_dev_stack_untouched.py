@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 
@@ -73,19 +74,36 @@ def run(env: dict[str, str], *args: str) -> None:
     subprocess.run([sys.executable, *args], cwd=REPO_ROOT, env={**os.environ, **env}, check=True, timeout=300)
 
 
+def developer_token(env: dict[str, str]) -> dict[str, str]:
+    """A viewer and an API token in the stand-in's database, made with the CLI as a developer would."""
+    email = f"developer-{uuid.uuid4().hex[:8]}@devlike.example"
+    run(env, "-m", "inventory_app.cli", "users", "create", "--role", "viewer", email, "--generate-password")
+    made = subprocess.run(
+        [sys.executable, "-m", "inventory_app.cli", "tokens", "create", "--user", email, "--name", "reads"],
+        cwd=REPO_ROOT,
+        env={**os.environ, **env},
+        check=True,
+        timeout=120,
+        capture_output=True,
+        text=True,
+    )
+    return {"Authorization": f"Bearer {made.stdout.strip().splitlines()[-1]}"}
+
+
 @pytest.fixture(scope="module")
-def devlike() -> Iterator[tuple[AppProcess, WorkerProcess, dict[str, str]]]:
+def devlike() -> Iterator[tuple[AppProcess, dict[str, str], dict[str, str]]]:
     env = devlike_env()
     run(env, "-m", "devstack", "up")
     app = notifier = None
     try:
         run(env, "-m", "alembic", "upgrade", "head")
         run(env, "-m", "inventory_app.cli", "seed", "--products", str(SEEDED_PRODUCTS), "--seed", "12")
+        headers = developer_token(env)
         app = AppProcess(DEVLIKE_APP_PORT, DEVLIKE.logs_dir / f"app-{DEVLIKE_APP_PORT}.log", env)
         app.start()
         notifier = WorkerProcess("backend_workers.notifier", env, "devlike-notifier").start()
         notifier.wait_for_log("partitions assigned", 120)
-        yield app, notifier, env
+        yield app, headers, env
     finally:
         if notifier is not None:
             notifier.kill()
@@ -97,7 +115,8 @@ def devlike() -> Iterator[tuple[AppProcess, WorkerProcess, dict[str, str]]]:
 class _Reads:
     """Reads the stand-in app over and over from a thread; keeps every status and the slowest answer."""
 
-    def __init__(self, url: str, product_id: str) -> None:
+    def __init__(self, url: str, product_id: str, headers: dict[str, str]) -> None:
+        self.headers = headers
         self.paths = ["/api/products?limit=5", f"/api/products/{product_id}", f"/api/products/{product_id}/events"]
         self.url = url
         self.statuses: Counter = Counter()
@@ -106,7 +125,7 @@ class _Reads:
         self.thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
-        with httpx.Client(base_url=self.url, timeout=5) as client:
+        with httpx.Client(base_url=self.url, timeout=5, headers=self.headers) as client:
             while not self.stop.is_set():
                 for path in self.paths:
                     started = time.monotonic()
@@ -126,8 +145,8 @@ class _Reads:
         self.thread.join(10)
 
 
-def _snapshot(app: AppProcess, settings: Settings) -> dict[str, object]:
-    products = httpx.get(f"{app.url}/api/products", params={"limit": 1}, timeout=5).json()
+def _snapshot(app: AppProcess, settings: Settings, headers: dict[str, str]) -> dict[str, object]:
+    products = httpx.get(f"{app.url}/api/products", params={"limit": 1}, timeout=5, headers=headers).json()
     return {
         "products": products["count"],
         "event_log": sorted(stored_event_ids(settings, settings.dynamodb_events_table)),
@@ -140,7 +159,7 @@ def _service_pids(stack: StackConfig) -> dict[str, int | None]:
 
 
 def test_the_dev_app_answers_throughout_the_fault_suite_and_keeps_its_data(devlike) -> None:
-    app, _notifier, env = devlike
+    app, headers, env = devlike
     settings = Settings(**{k.lower(): v for k, v in env.items() if k.lower() in Settings.model_fields})
     assert not set(_service_pids(DEVLIKE).values()) & set(_service_pids(STACK).values())
 
@@ -153,12 +172,13 @@ def test_the_dev_app_answers_throughout_the_fault_suite_and_keeps_its_data(devli
     # The stand-in's notifier is caught up (after rebuilding its table: moto starts empty).
     wait_for(lambda: set(stored_event_ids(settings, settings.dynamodb_events_table)) == topic_ids, 60, 0.5, "log")
     wait_for(lambda: set(archived_event_ids(settings, settings.s3_archive_bucket)[1]) == topic_ids, 60, 0.5, "archive")
-    before = _snapshot(app, settings)
+    before = _snapshot(app, settings, headers)
     pids_before = _service_pids(DEVLIKE)
-    product_id = httpx.get(f"{app.url}/api/products", params={"limit": 1}, timeout=5).json()["data"][0]["id"]
+    first = httpx.get(f"{app.url}/api/products", params={"limit": 1}, timeout=5, headers=headers)
+    product_id = first.json()["data"][0]["id"]
 
     started = time.monotonic()
-    with _Reads(app.url, product_id) as reads:
+    with _Reads(app.url, product_id, headers) as reads:
         for service in ("kafka", "postgres", "aws"):  # what the fault tests stop, on the test stack only
             devstack("stop", service)
             time.sleep(1)
@@ -170,4 +190,4 @@ def test_the_dev_app_answers_throughout_the_fault_suite_and_keeps_its_data(devli
     print(f"stand-in reads: {dict(reads.statuses)}, slowest {reads.slowest_s:.3f}s")
     assert reads.slowest_s < READ_BUDGET_S, reads.slowest_s
     assert _service_pids(DEVLIKE) == pids_before
-    assert _snapshot(app, settings) == before
+    assert _snapshot(app, settings, headers) == before

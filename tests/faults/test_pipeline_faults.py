@@ -165,7 +165,7 @@ def test_postgres_restart_under_load_gives_503_not_500_and_the_app_recovers(api:
     stop = threading.Event()
 
     def load() -> None:
-        with httpx.Client(base_url=str(api.base_url), timeout=15) as client:
+        with httpx.Client(base_url=str(api.base_url), timeout=15, headers=api.headers) as client:
             while not stop.is_set():
                 for request in (
                     lambda: client.get(f"/api/products/{product['id']}"),
