@@ -1,7 +1,8 @@
 """`python -m inventory_app.serve`: `reflex run --env prod --single-port`, with room for thousands of SSE streams.
 
 `--prebuilt-frontend` serves the frontend that `reflex export --frontend-only --no-zip` left in
-`.web/build/client` instead of compiling and exporting it again (the container image builds it once):
+`.web/build/client` instead of compiling and exporting it again (the container image builds it once;
+`make dev` adds `--export-if-changed`, which re-exports only when the sources changed, see frontend_build.py):
 it runs `reflex run --env prod --backend-only` and mounts those files on the same port, exactly as
 `--single-port` does. That mount is Reflex's private `run_backend_prod(mount_frontend_compiled_app=...)`
 path, so reflex is pinned and tests/e2e/test_prebuilt_frontend.py checks `/` and deep pages answer.
@@ -23,6 +24,8 @@ from typing import Any
 import granian.server
 
 from inventory_app.settings import get_settings
+
+EXPORT_IF_CHANGED = "--export-if-changed"
 
 
 def _raise_open_files_limit() -> None:
@@ -70,14 +73,21 @@ def reflex_run_arguments(argv: list[str]) -> list[str]:
     if "--prebuilt-frontend" not in argv:
         return ["run", "--env", "prod", "--single-port", *argv]
     # With --backend-only Reflex refuses --frontend-port; the one port is the backend's.
-    passed = ["--backend-port" if arg == "--frontend-port" else arg for arg in argv if arg != "--prebuilt-frontend"]
+    ours = ("--prebuilt-frontend", EXPORT_IF_CHANGED)
+    passed = ["--backend-port" if arg == "--frontend-port" else arg for arg in argv if arg not in ours]
     return ["run", "--env", "prod", "--backend-only", *passed]
 
 
 def main(argv: list[str]) -> int:
     _raise_open_files_limit()
     granian.server.Server = _Server  # Reflex imports it by name when it starts the backend
+    if EXPORT_IF_CHANGED in argv and "--prebuilt-frontend" not in argv:
+        argv = ["--prebuilt-frontend", *argv]
     arguments = reflex_run_arguments(argv)
+    if EXPORT_IF_CHANGED in argv:
+        from inventory_app.frontend_build import export_if_changed
+
+        export_if_changed()
     if "--prebuilt-frontend" in argv:
         _mount_prebuilt_frontend()
     from reflex.reflex import cli
