@@ -51,3 +51,16 @@ def native_select(
     else:
         children = [rx.foreach(options, lambda option: rx.el.option(option, value=option))]
     return rx.el.select(*children, id=input_id, name=name, style=styles.native_select, **props)
+
+
+def inline_form(
+    *fields: rx.Component, submit: str, error: rx.Var[str], on_submit: Any, key: rx.Var[int] | None = None
+) -> rx.Component:
+    """Fields side by side with their submit button, and the form-level error under them."""
+    return rx.form(
+        rx.flex(*fields, rx.button(submit, type="submit"), spacing="3", align="end", wrap="wrap"),
+        rx.cond(error != "", rx.text(error, style=styles.field_error, role="alert")),
+        key=key,
+        on_submit=on_submit,
+        reset_on_submit=False,
+    )

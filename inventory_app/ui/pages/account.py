@@ -5,7 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from inventory_app.ui import styles
-from inventory_app.ui.components.fields import text_field
+from inventory_app.ui.components.fields import inline_form, text_field
 from inventory_app.ui.components.shell import app_page
 from inventory_app.ui.states.account import AccountState, TokenRow
 from inventory_app.ui.states.session import SessionState
@@ -73,34 +73,23 @@ def tokens_section() -> rx.Component:
             size="2",
             color=styles.MUTED_COLOR,
         ),
-        rx.form(
-            rx.flex(
-                text_field(
-                    "Token name",
-                    "token-name",
-                    "name",
-                    "",
-                    STATE.token_errors["name"],
-                    placeholder="e.g. nightly export",
-                ),
-                text_field(
-                    "Expires in days (empty: never)",
-                    "token-expires",
-                    "expires_in_days",
-                    "",
-                    STATE.token_errors["expires_in_days"],
-                    type="number",
-                    min=1,
-                ),
-                rx.button("Create token", type="submit"),
-                spacing="3",
-                align="end",
-                wrap="wrap",
+        inline_form(
+            text_field(
+                "Token name", "token-name", "name", "", STATE.token_errors["name"], placeholder="e.g. nightly export"
             ),
-            rx.cond(STATE.token_error != "", rx.text(STATE.token_error, style=styles.field_error, role="alert")),
+            text_field(
+                "Expires in days (empty: never)",
+                "token-expires",
+                "expires_in_days",
+                "",
+                STATE.token_errors["expires_in_days"],
+                type="number",
+                min=1,
+            ),
+            submit="Create token",
+            error=STATE.token_error,
             key=STATE.token_form_key,
             on_submit=STATE.create_token,
-            reset_on_submit=False,
         ),
         rx.cond(
             STATE.tokens.length() == 0,
@@ -131,33 +120,28 @@ def tokens_section() -> rx.Component:
 def password_section() -> rx.Component:
     return rx.flex(
         rx.heading("Password", as_="h3", size="4"),
-        rx.form(
-            rx.flex(
-                text_field(
-                    "Current password",
-                    "current-password",
-                    "current_password",
-                    "",
-                    STATE.password_errors["current_password"],
-                    type="password",
-                    auto_complete="current-password",
-                ),
-                text_field(
-                    "New password",
-                    "new-password",
-                    "new_password",
-                    "",
-                    STATE.password_errors["new_password"],
-                    type="password",
-                    auto_complete="new-password",
-                ),
-                text_field("Repeat new password", "repeat-password", "repeat_password", "", type="password"),
-                rx.button("Change password", type="submit"),
-                spacing="3",
-                align="end",
-                wrap="wrap",
+        inline_form(
+            text_field(
+                "Current password",
+                "current-password",
+                "current_password",
+                "",
+                STATE.password_errors["current_password"],
+                type="password",
+                auto_complete="current-password",
             ),
-            rx.cond(STATE.password_error != "", rx.text(STATE.password_error, style=styles.field_error, role="alert")),
+            text_field(
+                "New password",
+                "new-password",
+                "new_password",
+                "",
+                STATE.password_errors["new_password"],
+                type="password",
+                auto_complete="new-password",
+            ),
+            text_field("Repeat new password", "repeat-password", "repeat_password", "", type="password"),
+            submit="Change password",
+            error=STATE.password_error,
             key=STATE.password_form_key,
             on_submit=STATE.change_password,
         ),

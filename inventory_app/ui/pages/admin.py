@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import reflex as rx
 
 from inventory_app.ui import styles
-from inventory_app.ui.components.fields import field_error, native_select, text_field
+from inventory_app.ui.components.fields import field_error, inline_form, native_select, text_field
 from inventory_app.ui.components.pagination import pagination
 from inventory_app.ui.components.shell import app_page, not_allowed
 from inventory_app.ui.states.admin import PAGE_SIZE, AdminState, SecurityEventRow, UserRow
@@ -14,15 +17,39 @@ from inventory_app.ui.states.session import SessionState
 STATE = AdminState
 
 
-def _table(caption: str, headers: list[str], body: rx.Component) -> rx.Component:
-    return rx.box(
-        rx.table.root(
-            rx.el.caption(caption, style=styles.visually_hidden),
-            rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in headers])),
-            body,
-            size="1",
+@dataclass(frozen=True)
+class Pages:
+    """Where a paged table is and how to move: the state's label, page, count and two events."""
+
+    label: rx.Var[str]
+    page: rx.Var[int]
+    count: rx.Var[int]
+    on_previous: Any
+    on_next: Any
+
+
+def _paged_table(caption: str, headers: list[str], rows: rx.Var, row: Any, pages: Pages) -> rx.Component:
+    """A captioned table of one page of rows, with Previous/Next under it."""
+    return rx.flex(
+        rx.box(
+            rx.table.root(
+                rx.el.caption(caption, style=styles.visually_hidden),
+                rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in headers])),
+                rx.table.body(rx.foreach(rows, row)),
+                size="1",
+            ),
+            style=styles.table_scroll,
         ),
-        style=styles.table_scroll,
+        pagination(
+            pages.label,
+            pages.page > 0,
+            (pages.page + 1) * PAGE_SIZE < pages.count,
+            pages.on_previous,
+            pages.on_next,
+            region_label=f"{caption} pages",
+        ),
+        direction="column",
+        spacing="2",
     )
 
 
@@ -76,35 +103,29 @@ def _user_row(user: UserRow) -> rx.Component:
 
 
 def create_user_form() -> rx.Component:
-    return rx.form(
+    return inline_form(
+        text_field("Email", "new-user-email", "email", "", STATE.create_errors["email"], type="email"),
+        text_field("Name", "new-user-name", "name", "", STATE.create_errors["name"]),
         rx.flex(
-            text_field("Email", "new-user-email", "email", "", STATE.create_errors["email"], type="email"),
-            text_field("Name", "new-user-name", "name", "", STATE.create_errors["name"]),
-            rx.flex(
-                rx.el.label("Role", html_for="new-user-role", style={"font_weight": "500", "font_size": "0.9em"}),
-                native_select("new-user-role", STATE.roles, name="role", default_value="viewer"),
-                field_error(STATE.create_errors["role"], "new-user-role"),
-                direction="column",
-                spacing="1",
-            ),
-            text_field(
-                "Initial password",
-                "new-user-password",
-                "password",
-                "",
-                STATE.create_errors["password"],
-                type="password",
-                auto_complete="new-password",
-            ),
-            rx.button("Create user", type="submit"),
-            spacing="3",
-            align="end",
-            wrap="wrap",
+            rx.el.label("Role", html_for="new-user-role", style={"font_weight": "500", "font_size": "0.9em"}),
+            native_select("new-user-role", STATE.roles, name="role", default_value="viewer"),
+            field_error(STATE.create_errors["role"], "new-user-role"),
+            direction="column",
+            spacing="1",
         ),
-        rx.cond(STATE.create_error != "", rx.text(STATE.create_error, style=styles.field_error, role="alert")),
+        text_field(
+            "Initial password",
+            "new-user-password",
+            "password",
+            "",
+            STATE.create_errors["password"],
+            type="password",
+            auto_complete="new-password",
+        ),
+        submit="Create user",
+        error=STATE.create_error,
         key=STATE.create_form_key,
         on_submit=STATE.create_user,
-        reset_on_submit=False,
     )
 
 
@@ -159,32 +180,26 @@ def admin_body() -> rx.Component:
         rx.cond(STATE.error != "", rx.callout(STATE.error, color_scheme="red", role="alert")),
         rx.heading("Users", as_="h3", size="4"),
         create_user_form(),
-        _table(
+        _paged_table(
             "Users",
             ["Email", "Name", "Role", "Status", "Last sign-in", "Actions"],
-            rx.table.body(rx.foreach(STATE.users, _user_row)),
-        ),
-        pagination(
-            STATE.users_page_label,
-            STATE.users_page > 0,
-            (STATE.users_page + 1) * PAGE_SIZE < STATE.users_count,
-            STATE.users_previous,
-            STATE.users_next,
-            region_label="User pages",
+            STATE.users,
+            _user_row,
+            Pages(STATE.users_page_label, STATE.users_page, STATE.users_count, STATE.users_previous, STATE.users_next),
         ),
         rx.heading("Security log", as_="h3", size="4"),
-        _table(
+        _paged_table(
             "Security log",
             ["When", "What", "Account", "By", "From", "Detail"],
-            rx.table.body(rx.foreach(STATE.security_events, _security_row)),
-        ),
-        pagination(
-            STATE.security_page_label,
-            STATE.security_page > 0,
-            (STATE.security_page + 1) * PAGE_SIZE < STATE.security_count,
-            STATE.security_previous,
-            STATE.security_next,
-            region_label="Security log pages",
+            STATE.security_events,
+            _security_row,
+            Pages(
+                STATE.security_page_label,
+                STATE.security_page,
+                STATE.security_count,
+                STATE.security_previous,
+                STATE.security_next,
+            ),
         ),
         reset_password_dialog(),
         direction="column",
