@@ -230,13 +230,20 @@ async def create_user(
 
 
 async def list_users(
-    *, by: Principal, limit: int = 50, offset: int = 0, pool: AsyncConnectionPool | None = None
+    *,
+    by: Principal,
+    limit: int = 50,
+    offset: int = 0,
+    newest_first: bool = False,
+    pool: AsyncConnectionPool | None = None,
 ) -> dict[str, Any]:
+    """A page of users by email (the API's order), or newest first (the admin page: who was just added)."""
     by.require(Role.ADMIN)
     _page(limit, offset)
+    order = "created_at DESC, email" if newest_first else "email"
     async with (await _pool(pool)).connection() as conn:
         cur = conn.cursor(row_factory=dict_row)
-        await cur.execute(f"SELECT {USER_COLUMNS} FROM app_user ORDER BY email LIMIT %s OFFSET %s", (limit, offset))
+        await cur.execute(f"SELECT {USER_COLUMNS} FROM app_user ORDER BY {order} LIMIT %s OFFSET %s", (limit, offset))
         rows = await cur.fetchall()
         count = (await (await conn.execute("SELECT count(*) FROM app_user")).fetchone())[0]
     return {"data": [user_to_public(r) for r in rows], "count": count}

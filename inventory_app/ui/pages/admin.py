@@ -179,6 +179,7 @@ def admin_body() -> rx.Component:
     return rx.flex(
         rx.cond(STATE.error != "", rx.callout(STATE.error, color_scheme="red", role="alert")),
         rx.heading("Users", as_="h3", size="4"),
+        rx.text("Newest first.", size="2", color=styles.MUTED_COLOR),
         create_user_form(),
         _paged_table(
             "Users",

@@ -95,7 +95,7 @@ class AdminState(rx.State):
 
     async def _load(self) -> None:
         by = await signed_in_principal(self)
-        users = await identity.list_users(by=by, limit=PAGE_SIZE, offset=self.users_page * PAGE_SIZE)
+        users = await identity.list_users(by=by, limit=PAGE_SIZE, offset=self.users_page * PAGE_SIZE, newest_first=True)
         log = await identity.list_security_events(by=by, limit=PAGE_SIZE, offset=self.security_page * PAGE_SIZE)
         self.users, self.users_count = [user_row(u) for u in users["data"]], users["count"]
         self.security_events = [security_event_row(e) for e in log["data"]]
