@@ -43,10 +43,14 @@ def wrk(
     duration_s: int = 10,
     script: Path | None = None,
     script_args: list[str] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> WrkResult:
+    """One wrk run; `headers` go on every request (`-H`; a lua script adds them itself, see adjust.lua)."""
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is missing: apt-get install -y wrk")
     cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration_s}s", "--latency", "--timeout", "10s"]
+    for name, value in (headers or {}).items():
+        cmd += ["-H", f"{name}: {value}"]
     if script:
         cmd += ["-s", str(script)]
     cmd.append(url)

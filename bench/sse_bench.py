@@ -1,4 +1,8 @@
-"""Write → SSE latency at a fixed write rate, and how many SSE clients one app process serves."""
+"""Write → SSE latency at a fixed write rate, and how many SSE clients one app process serves.
+
+Every stream and every write carries the run's API token (`headers`): the stream is authenticated at
+connect and re-checked while open, as any client's is.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ import httpx
 
 async def _read_notices(client: httpx.AsyncClient, url: str, on_notice, ready: asyncio.Event) -> None:
     async with client.stream("GET", url, timeout=httpx.Timeout(None, connect=10)) as response:
+        response.raise_for_status()  # a refused credential must not pass for a quiet stream
         ready.set()
         event_type = None
         async for line in response.aiter_lines():
@@ -31,9 +36,10 @@ class RawPoster:
     core taken from the server under test on a 2-core machine, and the rate would not be held.
     """
 
-    def __init__(self, base_url: str, connections: int = 16) -> None:
+    def __init__(self, base_url: str, headers: dict[str, str], connections: int = 16) -> None:
         parsed = urlsplit(base_url)
         self.host, self.port = parsed.hostname or "127.0.0.1", parsed.port or 80
+        self.extra_headers = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
         self.size = connections
         self.idle: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
         self.opened = 0
@@ -45,7 +51,7 @@ class RawPoster:
         reader, writer = await self.idle.get()
         writer.write(
             f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n".encode()
+            f"{self.extra_headers}Content-Length: {len(body)}\r\n\r\n".encode()
             + body
         )
         head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
@@ -67,7 +73,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def write_to_sse_latency(
-    base_url: str, products: list[dict[str, Any]], rate_per_s: int, duration_s: int
+    base_url: str, products: list[dict[str, Any]], rate_per_s: int, duration_s: int, headers: dict[str, str]
 ) -> dict[str, Any]:
     """Writes round-robin over `products` at a fixed rate.
 
@@ -82,13 +88,14 @@ async def write_to_sse_latency(
             received[notice["product_id"]].append(at)
 
     limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
-    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=30) as client:
+    async with httpx.AsyncClient(base_url=base_url, headers=headers, limits=limits, timeout=30) as client:
         ready = asyncio.Event()
         reader = asyncio.create_task(_read_notices(client, "/api/notifications/stream", on_notice, ready))
         await asyncio.wait_for(ready.wait(), timeout=10)
         await asyncio.sleep(1)
 
-        poster = RawPoster(base_url)
+        poster = RawPoster(base_url, headers)
+        refused: list[int] = []
 
         async def write(product_id: str) -> None:
             status = await poster.post(
@@ -97,6 +104,8 @@ async def write_to_sse_latency(
             if status == 201:
                 # Order of sends per product = order of commits (row lock), matching notice order.
                 sent[product_id].append(time.perf_counter())
+            else:
+                refused.append(status)
 
         total = rate_per_s * duration_s
         interval = 1 / rate_per_s
@@ -123,18 +132,21 @@ async def write_to_sse_latency(
         "writes": sum(len(v) for v in sent.values()),
         "notices": len(latencies),
         "achieved_rate": achieved,
+        "refused": len(refused),  # writes not answered 201 (a refused token would show here)
         "p50_ms": percentile(latencies, 0.50),
         "p95_ms": percentile(latencies, 0.95),
         "p99_ms": percentile(latencies, 0.99),
     }
 
 
-async def clients_per_process(base_url: str, product_id: str, client_counts: list[int]) -> list[dict[str, Any]]:
+async def clients_per_process(
+    base_url: str, product_id: str, client_counts: list[int], headers: dict[str, str]
+) -> list[dict[str, Any]]:
     """For each N: open N streams, make one change, count clients that got its notice within 1 s."""
     results = []
     for count in client_counts:
         try:
-            results.append(await _one_client_count(base_url, product_id, count))
+            results.append(await _one_client_count(base_url, product_id, count, headers))
         except Exception as error:  # noqa: BLE001 - recorded as the result for this count
             results.append(
                 {
@@ -149,11 +161,11 @@ async def clients_per_process(base_url: str, product_id: str, client_counts: lis
     return results
 
 
-async def _one_client_count(base_url: str, product_id: str, count: int) -> dict[str, Any]:
+async def _one_client_count(base_url: str, product_id: str, count: int, headers: dict[str, str]) -> dict[str, Any]:
     """Open `count` streams, make one change, and time its notice at every client."""
     arrivals: list[float] = []
     limits = httpx.Limits(max_connections=count + 10, max_keepalive_connections=count + 10)
-    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=60) as client:
+    async with httpx.AsyncClient(base_url=base_url, headers=headers, limits=limits, timeout=60) as client:
         readies = [asyncio.Event() for _ in range(count)]
 
         def make_handler(seen: set[str], sink: list[float]):
@@ -174,8 +186,11 @@ async def _one_client_count(base_url: str, product_id: str, count: int) -> dict[
         await asyncio.sleep(1)
         started = time.perf_counter()
         # The write goes on a connection of its own: the stream pool may be saturated.
-        async with httpx.AsyncClient(base_url=base_url, timeout=30) as writer:
-            await writer.post(f"/api/products/{product_id}/stock-adjustments", json={"delta": 1, "reason": "received"})
+        async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=30) as writer:
+            written = await writer.post(
+                f"/api/products/{product_id}/stock-adjustments", json={"delta": 1, "reason": "received"}
+            )
+            written.raise_for_status()
         await asyncio.sleep(5)
         for reader in readers:
             reader.cancel()

@@ -30,12 +30,21 @@ OPEN_PATHS = frozenset({"/api/health", "/api/openapi.json", "/api/docs", "/ping"
 OPEN_PREFIXES = ("/api/docs/",)
 SIGN_IN = "/api/auth/session"
 READINESS = "/api/ready"
+# The benchmarks' baseline, mounted only with BENCH_ROUTES_ENABLED: open like the readiness probe
+# (anonymous callers pass, credentials sent are still checked), so `make bench` can time reads against
+# an open constant route and see what the gate adds to the same route with a token.
+BENCH_CONSTANT = "/bench/constant"
 PROTECTED_PREFIXES = ("/api/", "/bench/")
 UPLOAD = "/_upload"
 
 
 def principal_of(scope: Scope) -> Principal | None:
     return scope.get(PRINCIPAL)
+
+
+def anonymous_allowed(path: str) -> bool:
+    """Paths that authenticate credentials when sent but also let anonymous callers through."""
+    return path == READINESS or (path == BENCH_CONSTANT and get_settings().bench_routes_enabled)
 
 
 def refused_origin(headers: Headers) -> str | None:
@@ -112,7 +121,7 @@ class AuthGate:
             await response(scope, receive, send)
             return
         if principal is None:
-            if path == READINESS:
+            if anonymous_allowed(path):
                 await self.app(scope, receive, send)
                 return
             await _unauthorized(
