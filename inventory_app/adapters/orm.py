@@ -53,7 +53,7 @@ class Product(SQLModel, table=True):
     low_stock_threshold: int = Field(sa_column=Column(Integer, nullable=False))
     # True while a LowStockWarning has been emitted and stock has not recovered since.
     low_stock_alerted: bool = Field(default=False, nullable=False)
-    version: int = Field(sa_column=Column(Integer, nullable=False))
+    version: int = Field(sa_column=Column(BigInteger, nullable=False))  # 64-bit (migration 0006)
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
 

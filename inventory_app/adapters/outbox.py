@@ -128,7 +128,10 @@ async def wait_for_producer(
     """Start a producer, retrying with exponential backoff; raise after the last attempt."""
     attempts = attempts or settings.producer_ready_attempts
     for attempt in range(1, attempts + 1):
-        overrides = {"transactional_id": transactional_id} if transactional_id else {}
+        # A new transaction right after a commit often meets CONCURRENT_TRANSACTIONS while the coordinator
+        # still writes the last one's markers; the client retries after retry_backoff_ms (100 by default),
+        # which alone cost ~50 ms per batch. The Java client uses 20 ms for this; so do we, and a little less.
+        overrides = {"transactional_id": transactional_id, "retry_backoff_ms": 10} if transactional_id else {}
         producer = make_producer(settings, **overrides)
         try:
             await ensure_topics(settings)

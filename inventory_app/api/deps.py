@@ -17,7 +17,9 @@ from inventory_app.services.identity import ClientInfo, require_principal
 
 MAX_JSON_BODY_BYTES = 1_000_000
 MAX_DISCARD_BYTES = 16_000_000
-ETAG_PATTERN = re.compile(r'^\s*(?:W/)?"?(\d{1,10})"?\s*$')
+# The contract's rule, exactly (openapi IfMatch): a quoted positive version, optionally weak, up to 64 bits.
+ETAG_PATTERN = re.compile(r'^(?:W/)?"([1-9][0-9]{0,18})"$')
+MAX_VERSION = 2**63 - 1
 
 
 async def read_json_body(request: Request) -> Any:
@@ -92,17 +94,18 @@ def _too_large() -> ProblemError:
 
 
 def parse_if_match(value: str | None) -> int | None:
-    """`"3"`, `W/"3"` or `3` name version 3; `*` or no header means 'any version'."""
+    """`"3"` or `W/"3"` name version 3; `*` or no header means 'any version'. Anything else — an unquoted
+    `3` included — breaks the contract's pattern and is refused, never guessed at."""
     if value is None or value.strip() == "*":
         return None
-    match = ETAG_PATTERN.match(value)
-    if not match:
+    match = ETAG_PATTERN.match(value.strip())
+    if not match or int(match.group(1)) > MAX_VERSION:
         # The contract lists 422 (not 400) for a header that breaks its parameter schema.
         raise ProblemError(
             422,
             "validation-error",
             "Invalid If-Match header",
-            'If-Match must be an ETag such as "3".',
+            'If-Match must be an ETag such as "3" or W/"3" (quoted), or *.',
             [FieldError("If-Match", "is not a valid ETag")],
         )
     return int(match.group(1))

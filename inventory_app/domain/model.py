@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
@@ -46,12 +47,34 @@ def has_nul(value: str) -> bool:
     return "\x00" in value
 
 
-def _text(value: Any, field: str, max_len: int, errors: list[FieldError], required: bool) -> str | None:
+# Joiners that scripts (Persian, Indic) and emoji sequences need; every other format character is invisible.
+VISIBLE_JOINERS = frozenset("\u200c\u200d")
+
+
+def invisible_character(value: str) -> str | None:
+    """The first control, invisible-format (bidi override, zero-width, soft hyphen…) or separator character.
+
+    Such characters let two products look alike ("Drill" and "Dri\u200bll") or make a name read backwards
+    (U+202E) in every list and export; ordinary Unicode letters, marks, symbols and spaces are fine.
+    """
+    for char in value:
+        category = unicodedata.category(char)
+        if category in ("Cc", "Co", "Zl", "Zp") or (category == "Cf" and char not in VISIBLE_JOINERS):
+            return char
+    return None
+
+
+def _text(
+    value: Any, field: str, max_len: int, errors: list[FieldError], required: bool, single_line: bool = True
+) -> str | None:
     if not isinstance(value, str):
         errors.append(FieldError(field, "must be a string"))
         return None
     if has_nul(value):
         errors.append(FieldError(field, "must not contain NUL characters"))
+        return None
+    if single_line and (char := invisible_character(value.strip())) is not None:
+        errors.append(FieldError(field, f"must not contain control or invisible characters (found U+{ord(char):04X})"))
         return None
     text = value.strip()
     if required and not text:
@@ -76,7 +99,7 @@ def _count(value: Any, field: str, errors: list[FieldError]) -> int | None:
 _VALIDATORS = {
     "sku": lambda v, e: normalize_sku(v, e),
     "name": lambda v, e: _text(v, "name", 200, e, required=True),
-    "description": lambda v, e: _text(v, "description", 2000, e, required=False),
+    "description": lambda v, e: _text(v, "description", 2000, e, required=False, single_line=False),
     "category": lambda v, e: _text(v, "category", 100, e, required=False),
     "price": lambda v, e: parse_price(v, e),
     "quantity": lambda v, e: _count(v, "quantity", e),

@@ -26,6 +26,24 @@ MAX_ROWS = 100_000
 EXPORT_BATCH = 1000
 
 
+TEXT_COLUMNS = ("sku", "name", "description", "category")
+# OWASP's CSV-injection rule: a cell a spreadsheet would read as a formula starts with one of these.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# A leading apostrophe is how spreadsheets mark "text, not a formula"; they hide it and keep the rest.
+TEXT_MARK = "'"
+
+
+def neutralise_formula(value: str) -> str:
+    """Export: make a cell that would run as a formula plain text (and mark a value that already starts with
+    the text mark too, so that `restore_text` gives every value back exactly)."""
+    return TEXT_MARK + value if value.startswith((*FORMULA_STARTS, TEXT_MARK)) else value
+
+
+def restore_text(value: str) -> str:
+    """Import: drop the one text mark the export (or a spreadsheet user) put in front of a text cell."""
+    return value[1:] if value.startswith(TEXT_MARK) else value
+
+
 def _csv_line(values: Iterable[Any]) -> str:
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerow(values)
@@ -41,7 +59,7 @@ def export_products_csv(*, engine: Engine | None = None) -> Iterator[str]:
         ).scalars()
         for product in result:
             public = to_public(product)
-            yield _csv_line(public[c] for c in COLUMNS)
+            yield _csv_line(neutralise_formula(public[c]) if c in TEXT_COLUMNS else public[c] for c in COLUMNS)
 
 
 def _row_fields(row: dict[str, str | None], columns: set[str]) -> dict[str, Any]:
@@ -51,6 +69,8 @@ def _row_fields(row: dict[str, str | None], columns: set[str]) -> dict[str, Any]
         if column not in columns:
             continue
         raw = (row.get(column) or "").strip()
+        if column in TEXT_COLUMNS:
+            raw = restore_text(raw)
         if raw == "" and column not in REQUIRED_COLUMNS:
             continue
         if column in INTEGER_COLUMNS:

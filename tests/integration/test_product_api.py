@@ -8,6 +8,7 @@ import uuid
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 from tests.integration.helpers import assert_matches_contract, unique_sku
 
@@ -155,6 +156,27 @@ def test_patching_with_an_unreadable_if_match_answers_422_naming_it(api, create)
     product = create()
     response = api.patch(f"/api/products/{product['id']}", json={"name": "X"}, headers={"If-Match": "version one"})
     assert_problem(response, 422, "If-Match")
+
+
+@pytest.mark.parametrize("if_match", ["1", "W/1", '"0"', '"01"', '"1', '"99999999999999999999"', '"1", "2"'])
+def test_an_if_match_outside_the_contracts_pattern_answers_422_and_changes_nothing(api, create, if_match) -> None:
+    """One rule for server and contract: only a quoted positive version (or W/ of one, or *) is read."""
+    product = create()
+    response = api.patch(f"/api/products/{product['id']}", json={"name": "X"}, headers={"If-Match": if_match})
+    assert_problem(response, 422, "If-Match")
+    assert api.get(f"/api/products/{product['id']}").json()["version"] == 1
+
+
+def test_versions_are_64_bit(api, create, engine) -> None:
+    product = create()
+    past_32_bits = 2**31 + 5
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE product SET version = :v WHERE id = :id"), {"v": past_32_bits, "id": product["id"]})
+    response = api.patch(
+        f"/api/products/{product['id']}", json={"name": "Big"}, headers={"If-Match": f'"{past_32_bits}"'}
+    )
+    assert assert_product(response, 200)["version"] == past_32_bits + 1
+    assert response.headers["etag"] == f'"{past_32_bits + 1}"'
 
 
 def test_patching_the_quantity_answers_422_naming_quantity(api, create) -> None:

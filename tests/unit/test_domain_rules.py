@@ -184,3 +184,47 @@ def test_a_product_created_already_low_starts_alerted_so_it_does_not_warn() -> N
     created_alerted = alert_state_after(quantity=2, low_stock_threshold=5)
     assert created_alerted is True
     assert crossing(was_alerted=created_alerted, quantity=1, threshold=5) == (False, True)
+
+
+# -- names that look alike or read backwards (#17) ------------------------------------------------------
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("name", "Drill\u202egnp.exe"),  # right-to-left override: reads "Drillexe.png"
+        ("name", "Dri\u200bll"),  # zero-width space: looks exactly like "Drill"
+        ("name", "\u2066Drill\u2069"),  # bidi isolate
+        ("name", "Drill\u00adbit"),  # soft hyphen
+        ("name", "Drill\u0007"),  # a control character
+        ("name", "Drill\u2028bit"),  # line separator
+        ("category", "Tools\ufeff"),  # zero-width no-break space (BOM)
+        ("category", "\ue000Tools"),  # private use
+    ],
+)
+def test_names_and_categories_with_invisible_or_control_characters_are_refused(field: str, value: str) -> None:
+    with pytest.raises(ValidationFailed) as refused:
+        validate_product_fields({"sku": "A-1", "name": "Drill", "price": "1", field: value}, partial=False)
+    assert [e.field for e in refused.value.errors] == [field]
+    assert "invisible" in refused.value.errors[0].message
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Bohrmaschine Größe 2",
+        "مثقب",
+        "ドリル",
+        "Café crème",
+        "Drill 👩\u200d🔧",
+        "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645",
+        "Ø 10 mm ± 0.1",
+    ],
+)
+def test_ordinary_unicode_names_are_kept(name: str) -> None:
+    assert validate_product_fields({"sku": "A-1", "name": name, "price": "1"}, partial=False)["name"] == name
+
+
+def test_a_description_may_span_lines_but_never_hold_nul() -> None:
+    fields = validate_product_fields(
+        {"sku": "A-1", "name": "Drill", "price": "1", "description": "Line one\n\tLine two"}, partial=False
+    )
+    assert fields["description"] == "Line one\n\tLine two"
