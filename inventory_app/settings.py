@@ -38,7 +38,7 @@ class Settings(BaseSettings):
 
     # Outbox relay
     outbox_relay_enabled: bool = True
-    outbox_batch_size: int = Field(default=200, ge=1, le=5000)
+    outbox_batch_size: int = Field(default=500, ge=1, le=5000)  # one Kafka transaction each
     outbox_poll_interval_s: float = Field(default=1.0, gt=0)
     outbox_retention_s: int = Field(default=3600, ge=0)
     # A row the broker refuses this many times in a row is moved to outbox_quarantine (with the reason), so

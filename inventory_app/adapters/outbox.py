@@ -128,10 +128,7 @@ async def wait_for_producer(
     """Start a producer, retrying with exponential backoff; raise after the last attempt."""
     attempts = attempts or settings.producer_ready_attempts
     for attempt in range(1, attempts + 1):
-        # A new transaction right after a commit often meets CONCURRENT_TRANSACTIONS while the coordinator
-        # still writes the last one's markers; the client retries after retry_backoff_ms (100 by default),
-        # which alone cost ~50 ms per batch. The Java client uses 20 ms for this; so do we, and a little less.
-        overrides = {"transactional_id": transactional_id, "retry_backoff_ms": 10} if transactional_id else {}
+        overrides = {"transactional_id": transactional_id} if transactional_id else {}
         producer = make_producer(settings, **overrides)
         try:
             await ensure_topics(settings)
@@ -329,6 +326,12 @@ class OutboxRelay:
         try:
             futures: dict[int, asyncio.Future] = {}
             refused: dict[int, BaseException] = {}
+            # The relay-state record first: queued before the batch, its partition joins the transaction in the
+            # same AddPartitionsToTxn request as the batch's (after them it cost a round trip of its own).
+            state = orjson.dumps({"outbox_ids": [r.id for r in rows], "topic": self.topic})
+            futures[0] = await asyncio.wait_for(
+                self.producer.send(self.state_topic, value=state, key=RELAY_STATE_KEY), timeout=SEND_TIMEOUT_S
+            )
             for row in rows:
                 try:
                     futures[row.id] = await asyncio.wait_for(
@@ -344,10 +347,6 @@ class OutboxRelay:
                     refused[row.id] = error
             if refused:
                 raise BatchRefused(refused)
-            state = orjson.dumps({"outbox_ids": [r.id for r in rows], "topic": self.topic})
-            futures[0] = await asyncio.wait_for(
-                self.producer.send(self.state_topic, value=state, key=RELAY_STATE_KEY), timeout=SEND_TIMEOUT_S
-            )
             results = await asyncio.wait_for(
                 asyncio.gather(*futures.values(), return_exceptions=True), timeout=SEND_TIMEOUT_S
             )
