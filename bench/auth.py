@@ -8,13 +8,12 @@ No secret is written anywhere: the token lives in this process and in the load g
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from inventory_app.adapters.pg_pool import close_pool
+from inventory_app.adapters.pg_pool import run_with_pool
 from inventory_app.domain.errors import DuplicateEmail
 from inventory_app.domain.identity import SYSTEM
 from inventory_app.services import identity
@@ -38,14 +37,8 @@ class BenchToken:
 
 
 def _run(coroutine: Awaitable[T]) -> T:
-    async def run() -> T:
-        try:
-            return await coroutine
-        finally:
-            await close_pool()
-
     get_settings.cache_clear()  # DATABASE_URL was just pointed at the bench database
-    return asyncio.run(run())
+    return run_with_pool(coroutine)
 
 
 async def _ensure_editor() -> None:

@@ -10,23 +10,19 @@ python -m inventory_app.cli seed --products N                    demo products
 from __future__ import annotations
 
 import argparse
-import asyncio
 import getpass
 import random
 import secrets
 import sys
-from collections.abc import Awaitable, Sequence
-from typing import TypeVar
+from collections.abc import Sequence
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from inventory_app.adapters.pg_pool import close_pool
+from inventory_app.adapters.pg_pool import run_with_pool
 from inventory_app.domain.errors import DomainError, DuplicateEmail, DuplicateSku
 from inventory_app.domain.identity import SYSTEM, Role
 from inventory_app.services import identity, products
-
-T = TypeVar("T")
 
 DEMO_CATEGORIES = ("Tools", "Fasteners", "Electrical", "Plumbing", "Safety")
 DEMO_NOUNS = ("Hammer", "Wrench", "Bolt", "Screw", "Cable", "Switch", "Pipe", "Valve", "Gloves", "Goggles")
@@ -64,14 +60,7 @@ def seed(count: int, *, seed_value: int | None = None) -> tuple[int, int]:
     return created, skipped
 
 
-def _run(coroutine: Awaitable[T]) -> T:
-    async def run() -> T:
-        try:
-            return await coroutine
-        finally:
-            await close_pool()
-
-    return asyncio.run(run())
+_run = run_with_pool
 
 
 def _read_password(args: argparse.Namespace) -> tuple[str, bool]:

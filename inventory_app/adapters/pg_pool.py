@@ -6,6 +6,8 @@ One pool per event loop: the app's loop in each server worker, or the loop a tes
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
+from typing import TypeVar
 
 import orjson
 from psycopg import AsyncConnection
@@ -14,6 +16,8 @@ from psycopg_pool import AsyncConnectionPool
 
 from inventory_app.adapters.outbox import psycopg_url
 from inventory_app.settings import Settings, get_settings
+
+T = TypeVar("T")
 
 # How long a request waits for a connection before answering 503. Queueing for a free connection under
 # load takes milliseconds; waiting longer only makes a client of a stopped database hang.
@@ -58,3 +62,15 @@ async def close_pool() -> None:
     pool = _pools.pop(asyncio.get_running_loop(), None)
     if pool is not None:
         await pool.close(timeout=5)
+
+
+def run_with_pool(coroutine: Awaitable[T]) -> T:
+    """Run one coroutine to completion from synchronous code (the CLI, the bench), closing its loop's pool."""
+
+    async def run() -> T:
+        try:
+            return await coroutine
+        finally:
+            await close_pool()
+
+    return asyncio.run(run())
