@@ -69,6 +69,8 @@ class CredentialCache:
 
 
 _cache = CredentialCache()
+# The process that ends a credential forgets its cached answers at once (others hear NOTIFY within a second).
+identity.on_credentials_changed(_cache.clear)
 
 
 def get_credential_cache() -> CredentialCache:

@@ -13,6 +13,7 @@ import hashlib
 import math
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -116,6 +117,22 @@ async def _verify_password(password_hash: str, password: str) -> bool:
 def _dummy_hash() -> str:
     """Checked against when the email is unknown, so that answer takes as long as a wrong password."""
     return _hasher.hash(secrets.token_urlsafe(16))
+
+
+# -- telling this process's credential cache at once ---------------------------------------------------
+# Other processes hear of an ended session, token or user through PostgreSQL (NOTIFY credential_changes,
+# within a second); the process that made the change drops its own cached answers right after the commit,
+# so its very next request is refused. services/credentials.py registers its cache here (no import cycle).
+_credentials_changed_listeners: list[Callable[[], None]] = []
+
+
+def on_credentials_changed(listener: Callable[[], None]) -> None:
+    _credentials_changed_listeners.append(listener)
+
+
+def _credentials_changed() -> None:
+    for listener in _credentials_changed_listeners:
+        listener()
 
 
 # -- shapes -----------------------------------------------------------------------------------------
@@ -322,6 +339,7 @@ async def update_user(
             await record_security_event(
                 conn, kind, user_id=uid, email=user["email"], actor=by, client=client, detail=detail
             )
+    _credentials_changed()
     return user_to_public(user)
 
 
@@ -350,6 +368,7 @@ async def reset_password(
             raise UserNotFound(f"No user with id {uid}.")
         await _revoke_sessions(conn, uid, now)
         await record_security_event(conn, "password_reset", user_id=uid, email=row[0], actor=by, client=client)
+    _credentials_changed()
 
 
 async def _revoke_sessions(
@@ -493,6 +512,7 @@ async def sign_out(
         await record_security_event(
             conn, "sign_out", user_id=principal.user_id, email=principal.email, actor=principal, client=client
         )
+    _credentials_changed()
 
 
 async def sign_out_everywhere(
@@ -509,6 +529,7 @@ async def sign_out_everywhere(
             actor=principal,
             client=client,
         )
+    _credentials_changed()
 
 
 async def change_password(
@@ -546,6 +567,7 @@ async def change_password(
                 actor=principal,
                 client=client,
             )
+    _credentials_changed()
 
 
 async def me(principal: Principal, *, pool: AsyncConnectionPool | None = None) -> dict[str, Any]:
@@ -643,6 +665,7 @@ async def revoke_token(
                 client=client,
                 detail={"token_id": str(tid), "token_name": row[0]},
             )
+    _credentials_changed()
 
 
 async def create_token_for(

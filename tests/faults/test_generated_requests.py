@@ -15,7 +15,8 @@ from tests.contract.test_live_contract import SPEC_PATH, event_log_table  # noqa
 pytestmark = pytest.mark.faults
 
 # The SSE stream never ends; it has its own tests. Everything else is fuzzed with data that fits the
-# contract and data that breaks it (wrong types, missing fields, bad headers).
+# contract and data that breaks it (wrong types, missing fields, bad headers), as the test editor so
+# the requests get past authentication (anonymous callers are fuzzed in tests/contract).
 schema = schemathesis.openapi.from_path(SPEC_PATH).exclude(operation_id="streamNotifications")
 schema.config.generation.update(modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
 SENT: dict[str, int] = {"requests": 0}
@@ -23,8 +24,8 @@ SENT: dict[str, int] = {"requests": 0}
 
 @schema.parametrize()
 @settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
-def test_generated_requests_never_get_a_server_error(case: Any, app_url: str) -> None:
-    response = case.call(base_url=app_url, timeout=30)
+def test_generated_requests_never_get_a_server_error(case: Any, app_url: str, auth_headers: dict[str, str]) -> None:
+    response = case.call(base_url=app_url, headers=auth_headers, timeout=30)
     SENT["requests"] += 1
     case.validate_response(response, checks=[not_a_server_error])
 

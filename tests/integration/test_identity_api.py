@@ -395,6 +395,10 @@ def test_disabling_a_user_ends_their_sessions_and_tokens_at_once(
         assert anonymous_api.get(path, cookies=cookie).status_code == 200
     disabled = admin_api.patch(f"/api/users/{account.user_id}", json={"disabled": True})
     assert disabled.status_code == 200 and disabled.json()["disabled"] is True
+    # At once on the worker that disabled the user; within a second on the other (NOTIFY), as promised.
+    deadline = time.monotonic() + 1.0
+    while anonymous_api.get(path, headers=token).status_code != 401 and time.monotonic() < deadline:
+        time.sleep(0.02)
     for _ in range(6):
         _assert_unauthorized(anonymous_api.get(path, headers=token))
         _assert_unauthorized(anonymous_api.get(path, cookies=cookie))

@@ -109,3 +109,24 @@ def test_sign_in_is_rate_limited_per_client_address(settings, monkeypatch) -> No
         _sign_in(_user(), ip=address)  # another account, right password, same address
     assert refused.value.retry_after_s >= 1
     assert _sign_in(_user(), ip="198.51.100.2").session_token  # other addresses are not affected
+
+
+def test_the_process_that_revokes_a_token_refuses_it_on_its_very_next_check() -> None:
+    """No waiting for the NOTIFY round trip where the revocation happened (other processes: within 1 s)."""
+    from inventory_app.domain.errors import NotAuthenticated
+    from inventory_app.services import credentials
+
+    email = _user("editor")
+    made = call_async_service(identity.create_token_for, email, "revoked at once")
+    cache = credentials.get_credential_cache()
+    cache.activate()  # as the app's change feed does while its LISTEN connection is up
+    try:
+        first = call_async_service(credentials.authenticate, bearer=made["token"], session=None)
+        assert first.email == email
+        assert cache.get(identity.hash_secret(f"t:{made['token']}")) is not None  # cached: no NOTIFY in this process
+        owner = call_async_service(identity.principal_for_email, email)
+        call_async_service(identity.revoke_token, owner, made["id"])
+        with pytest.raises(NotAuthenticated):
+            call_async_service(credentials.authenticate, bearer=made["token"], session=None)
+    finally:
+        cache.deactivate()

@@ -5,8 +5,6 @@ None of these requests reaches PostgreSQL: no credentials, or a bearer value tha
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
 from starlette.responses import PlainTextResponse
@@ -21,15 +19,10 @@ async def _behind_the_gate(scope: Scope, receive: Receive, send: Send) -> None:
 
 
 def _client(monkeypatch: pytest.MonkeyPatch, bench_routes: bool) -> httpx.AsyncClient:
-    monkeypatch.setenv("BENCH_ROUTES_ENABLED", "true" if bench_routes else "false")
-    get_settings.cache_clear()
+    # On the process's one settings object, restored after the test: clearing the settings cache instead would
+    # leave later tests holding a different object than the services read.
+    monkeypatch.setattr(get_settings(), "bench_routes_enabled", bench_routes)
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=AuthGate(_behind_the_gate)), base_url="http://app")
-
-
-@pytest.fixture(autouse=True)
-def _fresh_settings() -> Iterator[None]:
-    yield
-    get_settings.cache_clear()
 
 
 async def test_the_bench_constant_route_is_open_with_the_bench_routes_on(monkeypatch: pytest.MonkeyPatch) -> None:
