@@ -122,16 +122,36 @@ def incomplete_history_callout() -> rx.Component:
     )
 
 
+def history_unavailable_callout() -> rx.Component:
+    """Said when the event log could not be read, so a slow log is never shown as "No events yet"."""
+    return rx.callout(
+        rx.flex(
+            rx.text(STATE.events_error),
+            rx.button("Try again", on_click=STATE.load_events, size="1", variant="soft"),
+            spacing="3",
+            align="center",
+            wrap="wrap",
+        ),
+        color_scheme="amber",
+        role="status",
+        size="1",
+    )
+
+
 def event_history() -> rx.Component:
     return rx.flex(
         rx.heading("Event history", as_="h3", size="4"),
         rx.cond(STATE.history_gap != "", incomplete_history_callout()),
+        rx.cond((STATE.events_error != "") & ~STATE.events_loading, history_unavailable_callout()),
         rx.cond(
             STATE.events_loading,
             rx.flex(rx.spinner(size="2"), rx.text("Loading events…", size="2"), spacing="2"),
             rx.cond(
                 STATE.events.length() == 0,
-                rx.cond(STATE.history_gap == "", rx.text("No events yet", color=styles.MUTED_COLOR)),
+                rx.cond(
+                    (STATE.history_gap == "") & (STATE.events_error == ""),
+                    rx.text("No events yet", color=styles.MUTED_COLOR),
+                ),
                 rx.box(
                     rx.table.root(
                         rx.el.caption("Event history", style=styles.visually_hidden),

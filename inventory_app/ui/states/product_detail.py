@@ -16,7 +16,8 @@ from inventory_app.ui.states.products import ProductRow, row_from_public
 
 MOVEMENTS_PAGE_SIZE = 20
 EVENTS_LIMIT = 50
-EVENTS_TIMEOUT_S = 2.0
+EVENTS_TIMEOUT_S = 5.0
+HISTORY_UNAVAILABLE = "The event history could not be read just now (the event log is slow or down)."
 
 
 @dataclass
@@ -52,13 +53,13 @@ def actor_name(actor: object) -> str:
     return str(actor.get("name") or "unknown") if isinstance(actor, dict) else "unknown"
 
 
-async def load_product_events_page(product_id: str) -> dict[str, Any]:
+async def load_product_events_page(product_id: str) -> dict[str, Any] | None:
     """The product's event-log page (`data`, `completeness`), from the same service as the events API;
-    empty when the log is unavailable. (Not over HTTP: that would need credentials of its own.)"""
+    None when the log could not be read. (Not over HTTP: that would need credentials of its own.)"""
     try:
         page = await asyncio.wait_for(event_history.product_events(product_id, EVENTS_LIMIT), EVENTS_TIMEOUT_S)
-    except Exception:  # noqa: BLE001 - the page shows the product without its history
-        return {}
+    except Exception:  # noqa: BLE001 - the page shows the product, and says its history is unavailable
+        return None
     return page if isinstance(page, dict) else {"data": page}
 
 
@@ -86,6 +87,8 @@ class ProductDetailState(rx.State):
     movements_page: int = 0
     events: list[EventRow] = []
     events_loading: bool = False
+    # Set when the event log could not be read: the page says so (and offers a retry) instead of "No events yet".
+    events_error: str = ""
     # "N of M versions" when the event log misses some of this product's events; "" when it is whole.
     history_gap: str = ""
     loading: bool = False
@@ -159,8 +162,9 @@ class ProductDetailState(rx.State):
         self.events_loading = True
         yield
         page = await load_product_events_page(self.product_id)
-        self.events = [_event_row(e) for e in events_of(page)]
-        self.history_gap = history_gap(page)
+        self.events_error = HISTORY_UNAVAILABLE if page is None else ""
+        self.events = [_event_row(e) for e in events_of(page or {})]
+        self.history_gap = history_gap(page or {})
         self.events_loading = False
 
     @rx.event
