@@ -1,127 +1,31 @@
-"""The shared consume loop: consumer group, manual commits, schema checks, retries, dead letters, clean stop."""
+"""The shared consume loop: a consumer group, batches by count or time, commits after a successful flush.
+
+Its parts live beside it: what is consumed and the handler contract (`consumed`), how failures are
+retried (`retry_policy`), where unhandleable messages go (`dead_letter_publisher`) and the worker's
+metrics (`worker_metrics`).
+"""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 import logging
-import random
 import signal
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable
+from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
-from aiokafka.errors import KafkaError
-from jsonschema import ValidationError
-from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 
+from backend_workers.consumed import ConsumedEvent, EventHandler, StopDuringOutage, parse
+from backend_workers.dead_letter_publisher import DeadLetterPublisher
 from backend_workers.logs import fields
+from backend_workers.retry_policy import GaveUp, RetryPolicy
+from backend_workers.worker_metrics import WorkerMetrics
+from inventory_app.backoff import backoff_delay
 from inventory_app.settings import Settings
-from schemas.registry import validate_event
 
 log = logging.getLogger("backend_workers.consumer")
-
-
-class DependencyUnavailable(Exception):
-    """A store the handler needs is down: wait and retry the same batch, never dead-letter it."""
-
-
-class StopDuringOutage(Exception):
-    """SIGTERM arrived while a store was down: stop without committing the unfinished batch."""
-
-
-@dataclass
-class ConsumedEvent:
-    record: ConsumerRecord
-    event: dict[str, Any]
-
-    @property
-    def event_id(self) -> str:
-        return self.event["id"]
-
-    @property
-    def attributed_event(self) -> dict[str, Any]:
-        """The event with who made it: the `ce_actor*` headers as CloudEvents extension attributes
-        (`actor`, `actortype`, `actorid`; schemas/CHANGELOG.md), as the event log stores and serves it."""
-        return {**self.event, **attribution_of(self.record.headers or ())}
-
-
-ATTRIBUTION_HEADERS = {"ce_actor": "actor", "ce_actortype": "actortype", "ce_actorid": "actorid"}
-
-
-def attribution_of(headers: Sequence[tuple[str, bytes]]) -> dict[str, str]:
-    found = {}
-    for key, value in headers:
-        if key in ATTRIBUTION_HEADERS and value:
-            try:
-                found[ATTRIBUTION_HEADERS[key]] = value.decode("utf-8")
-            except UnicodeDecodeError:
-                continue  # a foreign producer's bad header: the event stays, unattributed
-    return found
-
-
-class EventHandler(Protocol):
-    """A worker's logic. Both calls must be idempotent: a batch can be delivered again after a crash."""
-
-    async def handle(self, event: ConsumedEvent) -> None: ...
-
-    async def flush(self, batch: Sequence[ConsumedEvent]) -> None: ...
-
-
-@dataclass
-class WorkerMetrics:
-    name: str
-    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
-
-    def __post_init__(self) -> None:
-        self.processed = Counter("worker_events_processed_total", "Events handled", registry=self.registry)
-        self.failed = Counter(
-            "worker_events_failed_total", "Events sent to the dead-letter topic", registry=self.registry
-        )
-        self.retries = Counter("worker_retries_total", "Handler retries", registry=self.registry)
-        self.lag = Gauge(
-            "worker_consumer_lag", "Messages behind the end of the assigned partitions", registry=self.registry
-        )
-        self.processed_count = 0
-        self.failed_count = 0
-
-    def count_processed(self, n: int) -> None:
-        self.processed.inc(n)
-        self.processed_count += n
-
-    def count_failed(self) -> None:
-        self.failed.inc()
-        self.failed_count += 1
-
-    def serve(self, port: int) -> None:
-        if port <= 0:
-            return
-        try:
-            start_http_server(port, addr="127.0.0.1", registry=self.registry)
-        except OSError as error:  # a second process of the same worker on one host
-            log.warning("metrics port in use; metrics only in the log", extra=fields(port=port, error=str(error)))
-
-
-def backoff(attempt: int, initial_s: float, max_s: float) -> float:
-    return min(max_s, initial_s * 2 ** (attempt - 1)) * (0.8 + 0.4 * random.random())
-
-
-def parse(record: ConsumerRecord) -> dict[str, Any]:
-    """Decode and check a message against its event schema; raise ValueError naming the problem."""
-    try:
-        event = json.loads(record.value)
-    except (TypeError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ValueError(f"not JSON: {error}") from None
-    if not isinstance(event, dict):
-        raise ValueError("not a JSON object")
-    try:
-        validate_event(event)
-    except ValidationError as error:
-        raise ValueError(f"schema violation: {error.message}") from None
-    return event
+KAFKA_CONNECT_ATTEMPTS = 10
 
 
 class _LoggingRebalanceListener(ConsumerRebalanceListener):
@@ -170,7 +74,8 @@ class ConsumeLoop:
         self.metrics_port = metrics_port
         self.stopping = asyncio.Event()
         self.consumer: AIOKafkaConsumer | None = None
-        self.dlq_producer: AIOKafkaProducer | None = None
+        self.dead_letters = DeadLetterPublisher(name, settings, self.metrics)
+        self.retry = RetryPolicy(name, settings, self.stopping, outage_limit_s, self.metrics.retries)
         # The open batch: records received but not yet flushed and committed. The lock keeps the
         # rebalance listener from flushing it while the loop is still handling records.
         self._pending: list[ConsumerRecord] = []
@@ -203,10 +108,9 @@ class ConsumeLoop:
         return 0
 
     async def _start_kafka(self) -> None:
-        bootstrap = self.settings.kafka_bootstrap_servers
-        for attempt in range(1, 11):
+        for attempt in range(1, KAFKA_CONNECT_ATTEMPTS + 1):
             consumer = AIOKafkaConsumer(
-                bootstrap_servers=bootstrap,
+                bootstrap_servers=self.settings.kafka_bootstrap_servers,
                 group_id=self.group_id,
                 enable_auto_commit=False,
                 auto_offset_reset="earliest",
@@ -217,53 +121,33 @@ class ConsumeLoop:
                 heartbeat_interval_ms=max(1_000, self.settings.consumer_session_timeout_ms // 5),
                 client_id=f"{self.name}",
             )
-            producer = AIOKafkaProducer(
-                bootstrap_servers=bootstrap,
-                acks="all",
-                enable_idempotence=True,
-                request_timeout_ms=self.settings.kafka_request_timeout_ms,
-            )
             consumer.subscribe(
                 [self.topic], listener=_LoggingRebalanceListener(self.name, before_revoke=self._flush_before_revoke)
             )
             try:
                 await consumer.start()
-                await producer.start()
-                self.consumer, self.dlq_producer = consumer, producer
+                await self.dead_letters.start()
+                self.consumer = consumer
                 log.info("connected to kafka", extra=fields(worker=self.name, group=self.group_id, topic=self.topic))
                 return
             except Exception as error:
-                await asyncio.gather(consumer.stop(), producer.stop(), return_exceptions=True)
-                delay = backoff(attempt, 0.5, 10)
+                await asyncio.gather(consumer.stop(), self.dead_letters.stop(), return_exceptions=True)
+                delay = backoff_delay(attempt, 0.5, 10)
                 log.warning(
                     "kafka not reachable",
                     extra=fields(worker=self.name, attempt=attempt, error=str(error), retry_in_s=round(delay, 2)),
                 )
-                if attempt == 10:
+                if attempt == KAFKA_CONNECT_ATTEMPTS:
                     raise
                 await asyncio.sleep(delay)
 
-    async def _restart_dlq_producer(self) -> None:
-        """An idempotent producer can stay fenced after a broker restart: replace it."""
-        if self.dlq_producer is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.dlq_producer.stop(), timeout=10)
-        self.dlq_producer = AIOKafkaProducer(
-            bootstrap_servers=self.settings.kafka_bootstrap_servers,
-            acks="all",
-            enable_idempotence=True,
-            request_timeout_ms=self.settings.kafka_request_timeout_ms,
-        )
-        with contextlib.suppress(Exception):  # still down: the next send fails and retries
-            await asyncio.wait_for(self.dlq_producer.start(), timeout=15)
-
     async def _stop_kafka(self) -> None:
-        for client in (self.consumer, self.dlq_producer):
-            if client is not None:
-                try:
-                    await asyncio.wait_for(client.stop(), timeout=15)
-                except Exception:
-                    log.warning("kafka client stop failed", exc_info=True)
+        if self.consumer is not None:
+            try:
+                await asyncio.wait_for(self.consumer.stop(), timeout=15)
+            except Exception:
+                log.warning("kafka client stop failed", exc_info=True)
+        await self.dead_letters.stop()
 
     async def _consume_until_stopped(self) -> None:
         """Handle each record as it arrives (low latency); flush and commit by count or time.
@@ -323,14 +207,12 @@ class ConsumeLoop:
             try:
                 parsed.append(ConsumedEvent(record, parse(record)))
             except ValueError as error:
-                await self._dead_letter(record, str(error))
-        handle_batch = getattr(self.handler, "handle_batch", None)
-        if handle_batch is not None and len(parsed) > 1:
-            # Fast path: the whole poll at once (the handler may work concurrently). Outages are waited
-            # out here; any other failure falls back to one event at a time, which isolates the event
-            # that fails so only it is retried and dead-lettered.
+                await self.dead_letters.publish(record, str(error))
+        if len(parsed) > 1:
+            # Fast path: the whole poll at once. Outages are waited out here; any other failure falls
+            # back to one event at a time, so only the event that fails is retried and dead-lettered.
             try:
-                await self._wait_out_outages(lambda: handle_batch(parsed))
+                await self.retry.wait_out_outages(lambda: self.handler.handle_batch(parsed))
                 return parsed
             except StopDuringOutage:
                 raise
@@ -341,39 +223,22 @@ class ConsumeLoop:
                 )
         handled: list[ConsumedEvent] = []
         for item in parsed:
-            if await self._with_retries(lambda item=item: self.handler.handle(item), item):
-                handled.append(item)
+            try:
+                await self.retry.run(lambda item=item: self.handler.handle(item), self.settings.consumer_max_attempts)
+            except GaveUp as gave_up:
+                await self.dead_letters.publish(
+                    item.record, f"handler failed {gave_up.attempts} times: {gave_up.error!r}"
+                )
+                continue
+            handled.append(item)
         return handled
 
-    async def _wait_out_outages(self, call) -> None:
-        """Retry `call` while it reports DependencyUnavailable (bounded); let any other error through."""
-        attempt = 0
-        outage_started = time.monotonic()
-        while True:
-            attempt += 1
-            try:
-                await call()
-                return
-            except DependencyUnavailable as error:
-                await self._pause_for_outage(error, attempt, outage_started)
-
-    async def _pause_for_outage(self, error: DependencyUnavailable, attempt: int, outage_started: float) -> None:
-        """Back off while a store is down; offsets stay uncommitted, so nothing is lost whatever happens next."""
-        if self.stopping.is_set():
-            # Nothing committed past the last good flush: a restart resumes right here.
-            raise StopDuringOutage(str(error)) from error
-        if time.monotonic() - outage_started > self.outage_limit_s:
-            raise SystemExit(f"{self.name}: dependency down for over {self.outage_limit_s:.0f}s: {error}") from error
-        delay = backoff(min(attempt, 8), self.settings.consumer_backoff_initial_s, self.settings.consumer_backoff_max_s)
-        log.warning(
-            "dependency unavailable; offsets held",
-            extra=fields(worker=self.name, error=str(error), retry_in_s=round(delay, 2)),
-        )
-        self.metrics.retries.inc()
-        await asyncio.sleep(delay)
-
     async def _flush_and_commit(self, records: list[ConsumerRecord], handled: list[ConsumedEvent]) -> None:
-        await self._with_retries(lambda: self.handler.flush(handled), None)
+        # A failing flush covers the whole batch: a longer budget, then the worker stops (nothing committed).
+        try:
+            await self.retry.run(lambda: self.handler.flush(handled), self.settings.consumer_max_attempts * 4)
+        except GaveUp as gave_up:
+            raise gave_up.error from gave_up
         try:
             await self._commit(records)
         except Exception as error:  # noqa: BLE001 - any failure here is logged; idempotent handlers absorb the redelivery
@@ -382,73 +247,6 @@ class ConsumeLoop:
                 extra=fields(worker=self.name, error=str(error)),
             )
         self.metrics.count_processed(len(handled))
-
-    async def _with_retries(self, call, item: ConsumedEvent | None) -> bool:
-        """Handler failures: bounded retries, then the event's dead letter (a failing flush, which covers
-        the whole batch, gets a longer budget and then stops the worker). Store outages: wait and retry."""
-        attempt = 0
-        outage_started: float | None = None
-        while True:
-            attempt += 1
-            try:
-                await call()
-                return True
-            except DependencyUnavailable as error:
-                outage_started = outage_started or time.monotonic()
-                await self._pause_for_outage(error, attempt, outage_started)
-            except Exception as error:
-                limit = self.settings.consumer_max_attempts * (4 if item is None else 1)
-                if attempt >= limit:
-                    if item is None:
-                        raise
-                    await self._dead_letter(item.record, f"handler failed {attempt} times: {error!r}")
-                    return False
-                delay = backoff(attempt, self.settings.consumer_backoff_initial_s, self.settings.consumer_backoff_max_s)
-                log.warning(
-                    "handler failed; retrying",
-                    extra=fields(worker=self.name, attempt=attempt, error=repr(error), retry_in_s=round(delay, 2)),
-                )
-                self.metrics.retries.inc()
-                await asyncio.sleep(delay)
-
-    async def _dead_letter(self, record: ConsumerRecord, error: str) -> None:
-        headers = [
-            *(record.headers or []),
-            ("dlq_error", error[:1000].encode()),
-            ("dlq_original_topic", record.topic.encode()),
-            ("dlq_original_partition", str(record.partition).encode()),
-            ("dlq_original_offset", str(record.offset).encode()),
-            ("dlq_worker", self.name.encode()),
-        ]
-        for attempt in range(1, self.settings.consumer_max_attempts + 1):
-            try:
-                assert self.dlq_producer is not None
-                await asyncio.wait_for(
-                    self.dlq_producer.send_and_wait(
-                        self.settings.kafka_topic_dead_letters, value=record.value, key=record.key, headers=headers
-                    ),
-                    timeout=30,
-                )
-                break
-            except (KafkaError, TimeoutError) as send_error:
-                if attempt == self.settings.consumer_max_attempts:
-                    # Give up with the offset uncommitted: a restarted worker dead-letters it again.
-                    raise
-                log.warning(
-                    "dead-letter send failed; restarting the producer",
-                    extra=fields(worker=self.name, attempt=attempt, error=str(send_error)),
-                )
-                await self._restart_dlq_producer()
-                await asyncio.sleep(
-                    backoff(attempt, self.settings.consumer_backoff_initial_s, self.settings.consumer_backoff_max_s)
-                )
-        self.metrics.count_failed()
-        log.error(
-            "dead-lettered a message",
-            extra=fields(
-                worker=self.name, error=error, topic=record.topic, partition=record.partition, offset=record.offset
-            ),
-        )
 
     async def _commit(self, records: list[ConsumerRecord]) -> None:
         assert self.consumer is not None

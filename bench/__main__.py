@@ -15,6 +15,7 @@ import asyncio
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import time
@@ -67,6 +68,8 @@ def main() -> int:
         "NOTIFIER_METRICS_PORT": "0",
         "ANALYTICS_METRICS_PORT": "0",
         "BENCH_ROUTES_ENABLED": "true",
+        # Thousands of SSE clients share the run's one token.
+        "SSE_MAX_STREAMS_PER_USER": "100000",
         # Its own Reflex build dir: an export on the bench port under a running `make dev` would point
         # the dev app's browsers at the bench app (Reflex writes the port into the exported frontend).
         "REFLEX_WEB_WORKDIR": str(stack.state_dir / "bench-web"),
@@ -112,8 +115,16 @@ def main() -> int:
         )
         notifier = worker("backend_workers.notifier", env, f"notifier-{run}")
         time.sleep(5)
-        results["sse_latency"] = asyncio.run(
-            sse_bench.write_to_sse_latency(app.url, products[100:150], 200, 20, headers)
+        # Issue 16's goal is on medians of three 20 s runs at 200 writes/s; 500/s is reported beside it.
+        results["sse_latency"] = [
+            asyncio.run(sse_bench.write_to_sse_latency(app.url, products[100:150], 200, 20, headers))
+            for _ in range(max(3, RUNS))
+        ]
+        results["sse_latency_500"] = asyncio.run(
+            sse_bench.write_to_sse_latency(app.url, products[100:150], 500, 20, headers)
+        )
+        results["sse_kafka_baseline"] = asyncio.run(
+            sse_bench.kafka_only_latency(settings, f"bench-{run}.latency-baseline", 200, 20)
         )
         app.stop()
         # Clients per *process*: a second app with a single server worker, so every stream lands on it.
@@ -289,12 +300,30 @@ def write_results(r: dict) -> None:
         "## Live notifications",
         "",
     ]
-    s = r["sse_latency"]
+    runs, fast, base = r["sse_latency"], r["sse_latency_500"], r["sse_kafka_baseline"]
+
+    def median(key: str) -> float:
+        return statistics.median(run[key] for run in runs)
+
     lines += [
-        f"Write → SSE notice at {s['achieved_rate']:.0f} writes/s for 20 s ({s['writes']} writes, {s['notices']} "
-        f"notices matched): p50 **{s['p50_ms']:.0f} ms**, p95 **{s['p95_ms']:.0f} ms**, p99 **{s['p99_ms']:.0f} ms**"
-        f"{'' if not s.get('refused') else ' (' + str(s['refused']) + ' writes refused)'}. Streams and writes carry "
-        "the run's bearer token.",
+        "Write (201 received) → notice received by an SSE client, with the whole pipeline running (relay, notifier,",
+        "analytics idle). Streams and writes carry the run's bearer token. Baseline: the same rate of event-sized",
+        "records produced to and read back from the same broker by a bare aiokafka producer and group-less consumer.",
+        "",
+        "| run | writes/s held | writes | notices matched | refused | p50 ms | p95 ms | p99 ms |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for n, s in enumerate([*runs, fast], start=1):
+        label = f"200/s #{n}" if n <= len(runs) else "500/s"
+        lines.append(
+            f"| {label} | {s['achieved_rate']:.0f} | {s['writes']} | {s['notices']} | {s.get('refused', 0)} | "
+            f"{s['p50_ms']:.0f} | {s['p95_ms']:.0f} | {s['p99_ms']:.0f} |"
+        )
+    lines += [
+        f"| **median of the 200/s runs** | | | | | **{median('p50_ms'):.0f}** | **{median('p95_ms'):.0f}** | "
+        f"**{median('p99_ms'):.0f}** |",
+        f"| baseline: Kafka only, 200/s ({base['records']} records) | | | | | {base['p50_ms']:.0f} | "
+        f"{base['p95_ms']:.0f} | {base['p99_ms']:.0f} |",
         "",
         "| SSE clients on one process | connected | got the broadcast | within 1 s | slowest s | note |",
         "|---:|---:|---:|---:|---:|---|",

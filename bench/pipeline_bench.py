@@ -58,7 +58,7 @@ async def relay_throughput(settings: Settings, events: list[dict[str, Any]]) -> 
 
 async def raw_producer_throughput(settings: Settings, events: list[dict[str, Any]], topic: str) -> float:
     """The same payloads, headers and producer settings, without PostgreSQL: the broker-side ceiling."""
-    producer: AIOKafkaProducer = make_producer(settings)
+    producer: AIOKafkaProducer = make_producer(settings, "inventory-outbox-relay")
     await producer.start()
     try:
         started = time.perf_counter()

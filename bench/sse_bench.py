@@ -209,3 +209,57 @@ async def _one_client_count(base_url: str, product_id: str, count: int, headers:
         "slowest_s": slowest,
         "stream_errors": failed,
     }
+
+
+async def kafka_only_latency(settings: Any, topic: str, rate_per_s: int, duration_s: int) -> dict[str, Any]:
+    """The baseline of write → SSE: the same rate of event-sized records through the same broker, without the app.
+
+    A producer (as the relay's, one record per transaction is not modelled) sends at `rate_per_s`; a
+    group-less consumer like the hub's reads them; latency is from the send call to the record's arrival.
+    """
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    from inventory_app.adapters.kafka import ensure_topics, make_producer
+
+    await ensure_topics(settings, [topic])
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers, group_id=None, fetch_max_wait_ms=100
+    )
+    await consumer.start()
+    partitions = [TopicPartition(topic, p) for p in range(settings.kafka_topic_partitions)]
+    consumer.assign(partitions)
+    await consumer.seek_to_end(*partitions)
+    for tp in partitions:
+        await consumer.position(tp)
+    producer = make_producer(settings, "bench-baseline")
+    await producer.start()
+    sent: dict[bytes, float] = {}
+    latencies: list[float] = []
+    payload = b"x" * 1200  # about one product event
+
+    async def consume() -> None:
+        while len(latencies) < rate_per_s * duration_s:
+            batch = await consumer.getmany(timeout_ms=500)
+            now = time.perf_counter()
+            for records in batch.values():
+                latencies.extend((now - sent[r.key]) * 1000 for r in records if r.key in sent)
+
+    reading = asyncio.create_task(consume())
+    try:
+        started = time.perf_counter()
+        for n in range(rate_per_s * duration_s):
+            await asyncio.sleep(max(0.0, started + n / rate_per_s - time.perf_counter()))
+            key = f"{n:08d}".encode()
+            sent[key] = time.perf_counter()
+            await producer.send(topic, value=payload, key=key)
+        await asyncio.wait_for(reading, timeout=60)
+    finally:
+        reading.cancel()
+        await producer.stop()
+        await consumer.stop()
+    return {
+        "records": len(latencies),
+        "p50_ms": percentile(latencies, 0.50),
+        "p95_ms": percentile(latencies, 0.95),
+        "p99_ms": percentile(latencies, 0.99),
+    }

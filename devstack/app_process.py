@@ -15,8 +15,11 @@ from devstack.config import REPO_ROOT
 
 
 class AppProcess:
-    def __init__(self, port: int, log_path: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, port: int, log_path: Path, env: dict[str, str] | None = None, args: tuple[str, ...] = ()
+    ) -> None:
         self.port = port
+        self.args = args  # extra `inventory_app.serve` options, e.g. --prebuilt-frontend
         self.url = f"http://127.0.0.1:{port}"
         self.log_path = log_path
         self.env = env or {}
@@ -35,6 +38,7 @@ class AppProcess:
                 str(self.port),
                 "--loglevel",
                 "info",
+                *self.args,
             ],
             cwd=REPO_ROOT,
             stdout=log,

@@ -33,4 +33,4 @@ OUTBOX_RECOVERED = Counter(
 )
 OUTBOX_DELETED = Counter("outbox_deleted_total", "Published rows removed after retention", registry=REGISTRY)
 SSE_CLIENTS = Gauge("sse_clients", "Connected notification stream clients", registry=REGISTRY)
-SSE_DROPPED = Counter("sse_dropped_notices_total", "Notices dropped for slow clients", registry=REGISTRY)
+SSE_GAPS = Counter("sse_gaps_total", "gap messages sent: a stream that could not be complete", registry=REGISTRY)

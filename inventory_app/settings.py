@@ -86,9 +86,13 @@ class Settings(BaseSettings):
     app_public_url: str = "http://127.0.0.1:3000"
     idempotency_ttl_s: int = Field(default=86_400, ge=60)
     readiness_timeout_s: float = Field(default=2.0, gt=0)
-    sse_client_queue_size: int = Field(default=256, ge=1)
     sse_ping_interval_s: float = Field(default=15.0, gt=0)
-    sse_replay_limit: int = Field(default=200, ge=1)
+    # Newest notices each app process keeps: what a reconnecting client can be replayed, and how far
+    # a slow client may fall behind before it is told to reload (a `gap`).
+    notice_window_size: int = Field(default=10_000, ge=10)
+    # Open notification streams per user (sessions) or per API token: one tab holds one stream, so this is
+    # generous for people and stops one credential from holding a process's connections.
+    sse_max_streams_per_user: int = Field(default=20, ge=1)
     event_source: str = "/inventory-service"
 
     # Identity and access

@@ -68,6 +68,9 @@ TEST_ENV = {
     # Every test signs in from 127.0.0.1, and the contract run tries thousands of wrong passwords: the
     # per-address limit is tested with its own addresses (test_identity_services.py).
     "SIGNIN_MAX_FAILURES_PER_ADDRESS": "1000000",
+    # The fan-out tests open 1,300 streams with the test editor's one token; the cap itself is tested on
+    # a second app instance with a cap of 3 (tests/e2e/test_two_app_instances.py).
+    "SSE_MAX_STREAMS_PER_USER": "5000",
     "REFLEX_TELEMETRY_ENABLED": "false",
     "REFLEX_CHECK_LATEST_VERSION": "false",
     "REFLEX_USE_SYSTEM_BUN": "1",

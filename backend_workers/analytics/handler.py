@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import psycopg
 
 from backend_workers.analytics.aggregates import apply_event
-from backend_workers.consumer import ConsumedEvent, DependencyUnavailable
+from backend_workers.consumed import ConsumedEvent, DependencyUnavailable
 from inventory_app.adapters.outbox import psycopg_url
 from inventory_app.settings import Settings
 
@@ -37,6 +37,11 @@ class AnalyticsHandler:
             self.applied += 1
         else:
             self.duplicates += 1
+
+    async def handle_batch(self, items: Sequence[ConsumedEvent]) -> None:
+        """One transaction per event (an aggregate row is hot): a batch is its events in order."""
+        for item in items:
+            await self.handle(item)
 
     async def flush(self, batch: Sequence[ConsumedEvent]) -> None:
         """Each event commits on its own, so there is nothing left to flush."""

@@ -9,7 +9,7 @@ import sys
 from contextlib import AsyncExitStack
 
 from backend_workers import logs
-from backend_workers.consumer import ConsumeLoop, backoff
+from backend_workers.consumer import ConsumeLoop
 from backend_workers.notifier.archive import ensure_bucket
 from backend_workers.notifier.handler import NotifierHandler
 from backend_workers.notifier.rebuild import (
@@ -21,6 +21,7 @@ from backend_workers.notifier.rebuild import (
 )
 from inventory_app.adapters import aws, event_log
 from inventory_app.adapters.kafka import ensure_topics
+from inventory_app.backoff import backoff_delay
 from inventory_app.settings import Settings, get_settings
 
 log = logging.getLogger("backend_workers.notifier")
@@ -49,7 +50,7 @@ async def connect_dynamodb(stack: AsyncExitStack, settings: Settings):
                 ),
             )
             if attempt < attempts:
-                await asyncio.sleep(backoff(attempt, 0.5, 8))
+                await asyncio.sleep(backoff_delay(attempt, 0.5, 8))
     raise StartupFailed(
         f"notifier: cannot reach DynamoDB at {settings.dynamodb_endpoint_url} after {attempts} attempts; exiting"
     )

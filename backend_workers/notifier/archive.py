@@ -11,7 +11,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from backend_workers.consumer import ConsumedEvent
+from backend_workers.consumed import ConsumedEvent
 
 
 def object_key(topic: str, partition: int, first_offset: int, last_offset: int, timestamp_ms: int) -> str:

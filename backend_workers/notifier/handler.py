@@ -13,9 +13,10 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from botocore.exceptions import BotoCoreError, ClientError
 
-from backend_workers.consumer import ConsumedEvent, DependencyUnavailable
+from backend_workers.consumed import ConsumedEvent, DependencyUnavailable
 from backend_workers.notifier import archive
 from inventory_app.adapters import event_log
+from inventory_app.adapters.kafka import make_producer
 from inventory_app.domain.notices import notice_for
 from inventory_app.settings import Settings
 from schemas.registry import validate_notice
@@ -36,7 +37,7 @@ def is_outage(error: Exception) -> bool:
             "SlowDown",
             "ServiceUnavailable",
         )
-    return isinstance(error, KafkaError | asyncio.TimeoutError | OSError)
+    return isinstance(error, KafkaError | asyncio.TimeoutError | OSError | event_log.WritesUnprocessed)
 
 
 MISSING_STORE_CODES = ("ResourceNotFoundException", "NoSuchBucket")
@@ -47,7 +48,8 @@ def missing_store(error: Exception) -> bool:
     return isinstance(error, ClientError) and error.response.get("Error", {}).get("Code") in MISSING_STORE_CODES
 
 
-CONCURRENT_PUTS = 32
+CONCURRENT_PUTS = 32  # the rebuild's conditional puts in flight at once
+PUTS_PER_TASK = 100  # a batch's puts: 4 BatchWriteItem requests in sequence per task, tasks concurrently
 
 
 async def ensure_stores(settings: Settings, dynamodb: Any, s3: Any) -> bool:
@@ -106,7 +108,7 @@ class NotifierHandler:
             self.duplicates += 1
 
     async def handle_batch(self, items: Sequence[ConsumedEvent]) -> None:
-        """A whole poll at once: DynamoDB puts run concurrently, notices are sent in order, then acked.
+        """A whole poll at once: notices sent in order, DynamoDB writes 25 to a request, then the acks awaited.
 
         Same guarantees as `handle`, per event; one ack wait per batch instead of one per event is what
         keeps the notifier ahead of the writers.
@@ -118,18 +120,12 @@ class NotifierHandler:
             await self.reset_producer()
             if self.producer is None:
                 raise DependencyUnavailable("Kafka producer for notices is not connected")
-        limit = asyncio.Semaphore(CONCURRENT_PUTS)
-
-        async def put(event: dict[str, Any]) -> bool:  # with its attribution (ConsumedEvent.attributed_event)
-            async with limit:
-                return await event_log.put_event(
-                    self.dynamodb, self.settings.dynamodb_events_table, event, self.settings.event_retention_days
-                )
-
+        events = [item.attributed_event for item in items]  # with who made each change
         try:
-            # Notices go first, in order (one partition per product keeps per-product order), so a
-            # browser hears of a change without waiting for DynamoDB. Safe: nothing is committed until
-            # the puts and the acks all succeeded, and a redelivered notice is dropped by its id.
+            # Notices are queued first, in order (one partition per product keeps per-product order); the
+            # puts go 25 to a request while they are sent. Nothing is committed until the puts and the
+            # acks all succeeded; a redelivered batch writes the same items again and re-sends notices
+            # that carry their event's id.
             acks = [
                 await self.producer.send(
                     self.settings.kafka_topic_notifications,
@@ -139,15 +135,24 @@ class NotifierHandler:
                 )
                 for notice in notices
             ]
-            created = await asyncio.gather(*(put(item.attributed_event) for item in items))
+            await asyncio.gather(
+                *(
+                    event_log.put_events(
+                        self.dynamodb,
+                        self.settings.dynamodb_events_table,
+                        events[start : start + PUTS_PER_TASK],
+                        self.settings.event_retention_days,
+                    )
+                    for start in range(0, len(events), PUTS_PER_TASK)
+                )
+            )
             await asyncio.wait_for(asyncio.gather(*acks), timeout=30)
         except (KafkaError, TimeoutError) as error:
             await self.reset_producer()
             raise DependencyUnavailable(str(error) or type(error).__name__) from error
         except Exception as error:  # noqa: BLE001 - classified by _raise_for: outage, vanished store or handler bug
             await self._raise_for(error)
-        self.stored += sum(created)
-        self.duplicates += len(created) - sum(created)
+        self.stored += len(events)
 
     async def flush(self, batch: Sequence[ConsumedEvent]) -> None:
         if not batch:
@@ -158,13 +163,7 @@ class NotifierHandler:
             await self._raise_for(error)
 
     async def start_producer(self) -> None:
-        self.producer = AIOKafkaProducer(
-            bootstrap_servers=self.settings.kafka_bootstrap_servers,
-            acks="all",
-            enable_idempotence=True,
-            linger_ms=2,
-            request_timeout_ms=self.settings.kafka_request_timeout_ms,
-        )
+        self.producer = make_producer(self.settings, "inventory-notifier", linger_ms=2)
         try:
             await asyncio.wait_for(self.producer.start(), timeout=self.settings.kafka_request_timeout_ms / 1000 + 5)
         except Exception:

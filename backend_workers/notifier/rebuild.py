@@ -22,11 +22,12 @@ from typing import Any, TextIO
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from backend_workers import logs
-from backend_workers.consumer import ConsumedEvent, backoff, parse
+from backend_workers.consumed import ConsumedEvent, parse
 from backend_workers.notifier import archive
 from backend_workers.notifier.handler import CONCURRENT_PUTS, ensure_stores, is_outage, missing_store
 from inventory_app.adapters import event_log
 from inventory_app.adapters.kafka import topic_partitions
+from inventory_app.backoff import backoff_delay
 from inventory_app.settings import Settings
 
 log = logging.getLogger("backend_workers.notifier")
@@ -99,7 +100,9 @@ async def _with_retries(settings: Settings, call: Callable[[], Any], ensure_stor
             if not (is_outage(error) or missing_store(error)) or attempt == attempts:
                 raise RebuildFailed(f"{type(error).__name__}: {error} (after {attempt} attempts)") from error
             log.warning("rebuild write failed; retrying", extra=logs.fields(attempt=attempt, error=str(error)))
-            await asyncio.sleep(backoff(attempt, settings.consumer_backoff_initial_s, settings.consumer_backoff_max_s))
+            await asyncio.sleep(
+                backoff_delay(attempt, settings.consumer_backoff_initial_s, settings.consumer_backoff_max_s)
+            )
             if missing_store(error):
                 try:
                     await ensure_stores()

@@ -8,7 +8,8 @@ import logging
 
 import psycopg
 
-from inventory_app.adapters.outbox import backoff_delay, psycopg_url
+from inventory_app.adapters.outbox import psycopg_url
+from inventory_app.backoff import backoff_delay
 from inventory_app.services.credentials import CredentialCache
 from inventory_app.services.read_cache import ReadCache
 from inventory_app.settings import Settings
@@ -36,7 +37,7 @@ class ProductChangeFeed:
             except (psycopg.Error, OSError) as error:
                 self._deactivate()
                 failures += 1
-                delay = backoff_delay(failures)
+                delay = backoff_delay(failures, 0.2, 5.0)
                 log.warning("product change feed down (%s); read cache off; retrying in %.1fs", error, delay)
                 await asyncio.sleep(delay)
 

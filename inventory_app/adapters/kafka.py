@@ -14,7 +14,9 @@ from inventory_app.settings import Settings
 log = logging.getLogger(__name__)
 
 
-def make_producer(settings: Settings, **overrides: object) -> AIOKafkaProducer:
+def make_producer(settings: Settings, client_id: str, **overrides: object) -> AIOKafkaProducer:
+    """Every producer of the code base: acks from all replicas and idempotent, so a retried send is
+    written once; `overrides` only for what a caller needs differently (a transactional id, a linger)."""
     options: dict[str, object] = {
         "bootstrap_servers": settings.kafka_bootstrap_servers,
         "acks": "all",
@@ -22,7 +24,7 @@ def make_producer(settings: Settings, **overrides: object) -> AIOKafkaProducer:
         "linger_ms": 5,
         "request_timeout_ms": settings.kafka_request_timeout_ms,
         "max_batch_size": 1_048_576,
-        "client_id": "inventory-outbox-relay",
+        "client_id": client_id,
     }
     options.update(overrides)
     return AIOKafkaProducer(**options)

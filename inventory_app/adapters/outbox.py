@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,6 +30,7 @@ from psycopg.types.json import Jsonb, set_json_loads
 
 from inventory_app import metrics
 from inventory_app.adapters.kafka import ensure_topics, make_producer
+from inventory_app.backoff import backoff_delay
 from inventory_app.settings import Settings
 
 log = logging.getLogger("inventory_app.relay")
@@ -118,10 +118,6 @@ def drop_blocked(rows: list[ClaimedRow], blockers: dict[str, int]) -> list[Claim
     return [r for r in rows if r.aggregate_id not in blockers or r.id < blockers[r.aggregate_id]]
 
 
-def backoff_delay(attempt: int, initial_s: float = 0.2, max_s: float = MAX_BACKOFF_S) -> float:
-    return min(max_s, initial_s * 2 ** max(0, attempt - 1)) * (0.8 + 0.4 * random.random())
-
-
 async def wait_for_producer(
     settings: Settings, attempts: int | None = None, *, transactional_id: str | None = None
 ) -> AIOKafkaProducer:
@@ -129,7 +125,7 @@ async def wait_for_producer(
     attempts = attempts or settings.producer_ready_attempts
     for attempt in range(1, attempts + 1):
         overrides = {"transactional_id": transactional_id} if transactional_id else {}
-        producer = make_producer(settings, **overrides)
+        producer = make_producer(settings, "inventory-outbox-relay", **overrides)
         try:
             await ensure_topics(settings)
             if transactional_id:
@@ -221,7 +217,7 @@ class OutboxRelay:
                 failures += 1
                 metrics.OUTBOX_PUBLISH_ERRORS.inc()
                 metrics.OUTBOX_RELAY_LEADER.set(0)
-                delay = backoff_delay(failures)
+                delay = backoff_delay(failures, 0.2, MAX_BACKOFF_S)
                 log.warning("outbox relay error: %s; retrying in %.1fs", error or type(error).__name__, delay)
                 # A transactional producer that failed may be fenced or mid-transaction: start a fresh one
                 # (after leading again), which also aborts whatever it left open.

@@ -34,6 +34,7 @@ EXPECTED_OPERATIONS = {
     ("get", "/api/products/{product_id}/events"): "listProductEvents",
     ("get", "/api/events/recent"): "listRecentEvents",
     ("get", "/api/notifications/stream"): "streamNotifications",
+    ("get", "/api/notifications/recent"): "listRecentNotifications",
     ("get", "/api/analytics/summary"): "getAnalyticsSummary",
     ("get", "/api/products/export"): "exportProducts",
     ("post", "/api/products/import"): "importProducts",

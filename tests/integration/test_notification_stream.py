@@ -4,119 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import resource
 import socket
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from contextlib import AsyncExitStack
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
+from inventory_app.domain.notice_window import decode
+from inventory_app.settings import Settings
 from schemas.registry import validate_notice
 from tests.integration.helpers import outbox_events, unique_sku
+from tests.sse_client import STREAM, SseMessage, SseReader, about, open_stream, parse_block
 from tests.support import adjust_stock, run_async
 
-STREAM = "/api/notifications/stream"
 NOTICE_LATENCY_S = 2.0
 CONCURRENT_CLIENTS = 200
 BURST = 300
-
-
-@dataclass
-class SseMessage:
-    event: str | None = None
-    id: str | None = None
-    data: str = ""
-    retry: int | None = None
-    comments: list[str] = field(default_factory=list)
-
-    def json(self) -> dict[str, Any]:
-        return json.loads(self.data)
-
-    @property
-    def is_notice(self) -> bool:
-        return self.event not in (None, "gap") and bool(self.data)
-
-
-def parse_block(lines: list[str]) -> SseMessage:
-    """One SSE message from its lines (the blank line that ends it excluded)."""
-    message, data = SseMessage(), []
-    for line in lines:
-        if line.startswith(":"):
-            message.comments.append(line[1:].strip())
-            continue
-        name, _, value = line.partition(":")
-        value = value.removeprefix(" ")
-        if name == "data":
-            data.append(value)
-        elif name == "event":
-            message.event = value
-        elif name == "id":
-            message.id = value
-        elif name == "retry":
-            message.retry = int(value)
-    message.data = "\n".join(data)
-    return message
-
-
-class SseReader:
-    """Reads one open stream message by message; every message read is kept in `received`."""
-
-    def __init__(self, response: httpx.Response) -> None:
-        self.response = response
-        self._lines = response.aiter_lines()
-        self.received: list[SseMessage] = []
-
-    async def next(self) -> SseMessage:
-        block: list[str] = []
-        async for line in self._lines:
-            if line:
-                block.append(line)
-            elif block:
-                message = parse_block(block)
-                self.received.append(message)
-                return message
-        raise AssertionError("the stream ended")
-
-    async def until(self, predicate: Callable[[SseMessage], bool], timeout_s: float, what: str) -> SseMessage:
-        try:
-            async with asyncio.timeout(timeout_s):
-                while not predicate(message := await self.next()):
-                    pass
-                return message
-        except TimeoutError:
-            raise AssertionError(f"no {what} within {timeout_s}s") from None
-
-    def notices(self) -> list[SseMessage]:
-        return [m for m in self.received if m.is_notice]
-
-
-def about(product_id: str, notice_type: str | None = None) -> Callable[[SseMessage], bool]:
-    def matches(message: SseMessage) -> bool:
-        if not message.is_notice:
-            return False
-        notice = message.json()
-        return notice["product_id"] == product_id and (notice_type is None or notice["type"] == notice_type)
-
-    return matches
-
-
-@asynccontextmanager
-async def open_stream(client: httpx.AsyncClient, last_event_id: str | None = None) -> AsyncIterator[SseReader]:
-    headers = {"Accept": "text/event-stream"}
-    if last_event_id:
-        headers["Last-Event-ID"] = last_event_id
-    async with client.stream("GET", STREAM, headers=headers) as response:
-        assert response.status_code == 200, await response.aread()
-        reader = SseReader(response)
-        first = await asyncio.wait_for(reader.next(), 10)
-        assert first.comments == ["connected"], first  # subscribed: what happens from now on is streamed
-        yield reader
 
 
 # The stream and the API need credentials: every client here is the test editor (set per module below).
@@ -214,8 +122,9 @@ def test_a_client_receives_the_notice_within_2_s_of_the_api_change(
     notice = message.json()
     validate_notice(notice)
     event_id = outbox_events(engine, product_id)[0]["id"]
-    assert (message.id, message.event) == (event_id, "product_created")
+    assert (message.notice_id, message.event) == (event_id, "product_created")
     assert notice["id"] == notice["event_id"] == event_id
+    assert decode(message.id, Settings().kafka_topic_partitions) is not None, message.id
     assert latency < NOTICE_LATENCY_S
 
 
@@ -227,33 +136,54 @@ def test_reconnecting_with_last_event_id_replays_exactly_the_missed_notices(
             async with open_stream(client) as reader:
                 product_id = await create_product(client)
                 last_seen = await reader.until(about(product_id), 15, "the product_created notice")
-            # Disconnected: three changes happen and reach the event log.
+            # Disconnected: three changes happen. Replay reads the topic, so no waiting for any log.
             for _ in range(3):
                 await adjust(client, product_id)
             missed = [e["id"] for e in outbox_events(engine, product_id)[1:]]
             assert len(missed) == 3
 
-            async def logged() -> None:
-                while True:
-                    response = await client.get(f"/api/products/{product_id}/events")
-                    if response.status_code == 200 and {e["id"] for e in response.json()["data"]} >= set(missed):
-                        return
-                    await asyncio.sleep(0.2)
-
-            await asyncio.wait_for(logged(), 15)
-
             async with open_stream(client, last_event_id=last_seen.id) as reader:
                 for expected in missed:
                     message = await reader.until(about(product_id), 10, f"replayed notice {expected}")
-                    assert message.id == expected, "replayed out of order or a wrong one"
+                    assert message.notice_id == expected, "replayed out of order or a wrong one"
                     validate_notice(message.json())
                 # Live notices continue on the same stream, and nothing replayed comes again.
                 await adjust(client, product_id)
                 live = await reader.until(about(product_id), 10, "the live notice after the replay")
-                assert live.id == outbox_events(engine, product_id)[-1]["id"]
-                ids = [m.id for m in reader.notices()]
+                assert live.notice_id == outbox_events(engine, product_id)[-1]["id"]
+                ids = reader.notice_ids()
                 assert len(ids) == len(set(ids)), "a notice was sent twice"
-                assert last_seen.id not in ids
+                assert last_seen.notice_id not in ids
+                assert not [m for m in reader.received if m.event == "gap"]
+
+    run_async(scenario())
+
+
+def test_the_recent_list_and_a_stream_opened_after_it_miss_nothing_between_them(app_url: str, live_pipeline) -> None:
+    """What the panel does on load: the newest notices, then the stream from the list's position."""
+
+    async def scenario() -> None:
+        async with stream_client(app_url) as client:
+            product_id = await create_product(client)
+
+            async def listed() -> dict[str, Any]:
+                while True:
+                    body = (await client.get("/api/notifications/recent", params={"limit": 50})).json()
+                    if any(n["product_id"] == product_id for n in body["data"]):
+                        return body
+                    await asyncio.sleep(0.1)
+
+            recent = await asyncio.wait_for(listed(), 15)
+            assert [n["time"] for n in recent["data"]] == sorted((n["time"] for n in recent["data"]), reverse=True)
+            for notice in recent["data"]:
+                validate_notice(notice)
+            await adjust(client, product_id)  # after the list, before the stream opens
+            async with client.stream(
+                "GET", STREAM, params={"after": recent["position"]}, headers={"Accept": "text/event-stream"}
+            ) as response:
+                reader = SseReader(response)
+                message = await reader.until(about(product_id), 10, "the change made between list and stream")
+                assert message.event == "product_updated"
                 assert not [m for m in reader.received if m.event == "gap"]
 
     run_async(scenario())
@@ -390,9 +320,9 @@ def test_a_client_that_stops_reading_does_not_delay_the_others(
             await asyncio.to_thread(burst)
             burst_ids = [e["id"] for e in outbox_events(engine, product_id)[1:]]
             assert len(burst_ids) == BURST
-            await reader.until(lambda m: m.id == burst_ids[-1], 60, "the burst's last notice")
+            await reader.until(lambda m: m.is_notice and m.notice_id == burst_ids[-1], 60, "the burst's last notice")
             burst_s = time.monotonic() - started
-            got = [m.id for m in reader.notices() if about(product_id)(m)]
+            got = [m.notice_id for m in reader.notices() if about(product_id)(m)]
             assert got[-BURST:] == burst_ids, "the reading client missed or reordered notices"
             assert not [m for m in reader.received if m.event == "gap"]
 
@@ -410,17 +340,18 @@ def test_a_client_that_stops_reading_does_not_delay_the_others(
         assert latency < NOTICE_LATENCY_S
 
         # When the stalled client reads again it has lost nothing silently: either every notice is
-        # there, or a `gap` message says how many were dropped, and it holds at most its queue's worth.
+        # there, or a `gap` message tells it to reload.
         last_id = outbox_events(engine, product_id)[-1]["id"]
-        messages = stalled.resume(lambda ms: any(m.id == last_id for m in ms), 30)
+        messages = stalled.resume(lambda ms: any(m.is_notice and m.notice_id == last_id for m in ms), 30)
         ours = [m for m in messages if about(product_id)(m)]
-        gaps = [m.json()["dropped"] for m in messages if m.event == "gap"]
+        gaps = [m.json() for m in messages if m.event == "gap"]
         print(f"stalled client on resume: {len(ours)} of our notices, gaps {gaps}")
-        assert ours and ours[-1].id == last_id, "the stalled client never caught up with the latest notice"
+        assert ours and ours[-1].notice_id == last_id, "the stalled client never caught up with the latest notice"
         if not gaps:
-            assert [m.id for m in ours][-(BURST + 1) :] == [e["id"] for e in outbox_events(engine, product_id)[1:]]
+            expected = [e["id"] for e in outbox_events(engine, product_id)[1:]]
+            assert [m.notice_id for m in ours][-(BURST + 1) :] == expected
         else:
-            assert sum(gaps) > 0
+            assert all(g["action"] == "reload" for g in gaps)
     finally:
         stalled.close()
 
@@ -450,35 +381,3 @@ def test_the_server_stops_promptly_with_streams_open(app_server, live_pipeline, 
             with contextlib.suppress(OSError):
                 sock.close()
         app_server.start()
-
-
-def test_a_full_client_queue_drops_the_oldest_notices_and_reports_the_gap(settings) -> None:
-    """The hub's bound, in process: a client that falls a queue behind gets a `gap`, then the newest."""
-    from starlette.requests import Request
-
-    from inventory_app.adapters.notification_hub import NotificationHub, get_hub, set_hub
-    from inventory_app.api.routes.notifications import _stream
-
-    async def scenario() -> list[Any]:
-        hub = NotificationHub(settings.model_copy(update={"sse_client_queue_size": 4}))
-        previous = get_hub()
-        set_hub(hub)
-        try:
-            subscriber = hub.subscribe()
-            for n in range(10):
-                hub.broadcast({"id": f"notice-{n}", "type": "product_updated"})
-            assert subscriber.queue.qsize() == 4
-            # The stream re-checks its caller's credentials only after CREDENTIAL_RECHECK_S: none needed here.
-            stream = _stream(subscriber, None, Request({"type": "http", "headers": []}))
-            sent = [await anext(stream) for _ in range(6)]
-            hub.close()
-            sent.extend([message async for message in stream])
-            assert subscriber not in hub.subscribers
-            return sent
-        finally:
-            set_hub(previous)
-
-    connected, gap, *notices = run_async(scenario())
-    assert connected.comment == "connected"
-    assert (gap.event, json.loads(gap.data)) == ("gap", {"dropped": 6})
-    assert [n.id for n in notices] == [f"notice-{n}" for n in range(6, 10)]

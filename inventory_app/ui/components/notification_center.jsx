@@ -49,26 +49,29 @@ export function NotificationCenter({ streamUrl, recentUrl }) {
   useEffect(() => {
     setReadMarkTime(readMark());
     let cancelled = false;
+    // The stream's position (its last SSE id): a new EventSource opens `after` it, so a reconnect
+    // replays exactly what was missed; the server sends a `gap` when it cannot, and the list reloads.
+    let position = "";
     const loadRecent = () =>
       fetch(recentUrl, { headers: { Accept: "application/json" } })
         .then((response) => (response.ok ? response.json() : { data: [] }))
         .then((body) => {
-          if (!cancelled) add(body.data || []);
+          if (cancelled) return;
+          add(body.data || []);
+          if (!position && body.position) position = body.position;
         })
         .catch(() => {});
-    loadRecent();
 
     let source = null;
     let retryTimer = null;
     let attempt = 0;
-    let everOpened = false;
+    const remember = (message) => {
+      if (message.lastEventId) position = message.lastEventId;
+    };
     const connect = () => {
-      source = new EventSource(streamUrl);
+      if (cancelled) return;
+      source = new EventSource(position ? `${streamUrl}?after=${encodeURIComponent(position)}` : streamUrl);
       source.onopen = () => {
-        // A new EventSource (after the server refused one) sends no Last-Event-ID, so nothing is
-        // replayed: read the log for what happened while disconnected (known ids are skipped).
-        if (everOpened) loadRecent();
-        everOpened = true;
         attempt = 0;
         setStatus("live");
       };
@@ -84,6 +87,7 @@ export function NotificationCenter({ streamUrl, recentUrl }) {
       };
       NOTICE_TYPES.forEach((type) =>
         source.addEventListener(type, (message) => {
+          remember(message);
           try {
             add([JSON.parse(message.data)], { toast: true });
           } catch (error) {
@@ -91,9 +95,13 @@ export function NotificationCenter({ streamUrl, recentUrl }) {
           }
         })
       );
-      source.addEventListener("gap", loadRecent);
+      source.addEventListener("gap", (message) => {
+        remember(message);
+        loadRecent();
+      });
     };
-    connect();
+    // The list first, then the stream from the list's position: nothing falls between the two.
+    loadRecent().then(connect);
     return () => {
       cancelled = true;
       if (retryTimer) clearTimeout(retryTimer);

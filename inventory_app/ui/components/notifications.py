@@ -18,5 +18,5 @@ class NotificationCenter(rx.NoSSRComponent):
 def notification_center() -> rx.Component:
     return NotificationCenter.create(
         stream_url="/api/notifications/stream",
-        recent_url="/api/events/recent?limit=30&view=notices",
+        recent_url="/api/notifications/recent?limit=30",
     )
