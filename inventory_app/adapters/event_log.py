@@ -18,7 +18,6 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from inventory_app.backoff import backoff_delay
-from inventory_app.settings import Settings
 
 RECENT_INDEX = "gsi1"
 
@@ -231,7 +230,3 @@ async def recent_events(
             break
         day -= timedelta(days=1)
     return found
-
-
-def table_settings(settings: Settings) -> tuple[str, int]:
-    return settings.dynamodb_events_table, settings.event_retention_days

@@ -68,6 +68,17 @@ def psycopg_url(sqlalchemy_url: str) -> str:
     return sqlalchemy_url.replace("postgresql+psycopg://", "postgresql://", 1)
 
 
+# For connections that sit idle for long (the relay's lock, the LISTEN feeds): TCP keepalives find a peer
+# that vanished without closing (a half-open connection) within ~25 s, where the defaults take hours.
+KEEPALIVES: dict[str, Any] = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3}
+HEARTBEAT_TIMEOUT_S = 5.0
+
+
+async def heartbeat(conn: psycopg.AsyncConnection) -> None:
+    """A round trip on an idle connection: raises when the server or the path to it is gone."""
+    await asyncio.wait_for(conn.execute("SELECT 1"), HEARTBEAT_TIMEOUT_S)
+
+
 def kafka_headers(event: dict[str, Any], actor: dict[str, Any] | None = None) -> list[tuple[str, bytes]]:
     """CloudEvents Kafka binding: the attributes also travel as ce_* headers (structured mode body).
 
@@ -232,7 +243,13 @@ class OutboxRelay:
             self.producer = None
 
     async def _run_with_listener(self) -> None:
-        async with await psycopg.AsyncConnection.connect(self.url, autocommit=True, connect_timeout=5) as listener:
+        async with await psycopg.AsyncConnection.connect(
+            self.url,
+            autocommit=True,
+            connect_timeout=5,
+            application_name=f"inventory-outbox-relay:{self.topic}"[:63],  # operators can find the leader
+            **KEEPALIVES,
+        ) as listener:
             await self._become_leader(listener)
             if self.producer is None:
                 self.producer = await wait_for_producer(self.settings, transactional_id=transactional_id(self.topic))
@@ -247,8 +264,13 @@ class OutboxRelay:
                     if published >= self.settings.outbox_batch_size:
                         continue  # a full batch: more may be waiting
                     # Sleep until a commit notifies us, or poll anyway after the interval.
+                    notified = False
                     async for _ in listener.notifies(timeout=self.settings.outbox_poll_interval_s, stop_after=1):
-                        pass
+                        notified = True
+                    if not notified:
+                        # Quiet: check the connection that holds the leader lock is alive, so a dead one is
+                        # noticed (and another relay takes over) instead of a standby leading beside us.
+                        await heartbeat(listener)
 
     async def _become_leader(self, listener: psycopg.AsyncConnection) -> None:
         """Wait until this relay holds the topic's relay lock: one relay publishes, the others stand by.

@@ -40,7 +40,11 @@ def _lookup(path: str, query: bytes) -> CachedResponse | None:
 
 
 async def _send(hit: CachedResponse, send: Send) -> None:
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(hit.body)).encode())]
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(hit.body)).encode()),
+        (b"x-cache", b"hit"),  # so clients, tests and operators can tell a cached answer
+    ]
     if hit.etag:
         headers.append((b"etag", hit.etag.encode()))
     await send({"type": "http.response.start", "status": 200, "headers": headers})

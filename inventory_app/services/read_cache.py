@@ -9,6 +9,10 @@ switched off: nothing is served from it and nothing is stored.
 
 What it does not promise: another process sees a commit once the notification reaches it, which is
 normally well under a millisecond after the commit (README: measured figures).
+
+What it holds: at most `max_bytes` of responses (least recently used go first), and list pages only under
+a canonical key of their known parameters (`list_key`): a client cannot grow it with junk parameters, which
+the list route refuses (422), nor split one page into many entries by reordering them.
 """
 
 from __future__ import annotations
@@ -18,6 +22,9 @@ import time
 from collections import OrderedDict
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
+from urllib.parse import parse_qsl
+
+from inventory_app.settings import get_settings
 
 
 @dataclass(frozen=True)
@@ -26,13 +33,36 @@ class CachedResponse:
     etag: str | None = None
 
 
-class _Entries:
-    """LRU entries with a backstop expiry (invalidation, not expiry, keeps them correct)."""
+LIST_PARAMETERS = frozenset({"q", "category", "low_stock", "sort", "limit", "offset"})
+ENTRY_OVERHEAD = 200  # bytes per entry beyond its body: key, tuple, dict slot (roughly)
 
-    def __init__(self, max_entries: int, ttl_s: float) -> None:
+
+def list_key(query_string: bytes) -> tuple[tuple[str, str], ...] | None:
+    """The cache key of a list page: its known parameters, sorted. None (not cacheable) for anything else:
+    an unknown or repeated parameter, or a query string that does not decode."""
+    try:
+        pairs = parse_qsl(query_string.decode("ascii"), keep_blank_values=True, strict_parsing=bool(query_string))
+    except (UnicodeDecodeError, ValueError):
+        return None
+    names = [name for name, _ in pairs]
+    if len(set(names)) != len(names) or not LIST_PARAMETERS.issuperset(names):
+        return None
+    return tuple(sorted(pairs))
+
+
+class _Entries:
+    """LRU entries bounded in count and bytes, with a backstop expiry (invalidation keeps them correct)."""
+
+    def __init__(self, max_entries: int, max_bytes: int, ttl_s: float) -> None:
         self.max_entries = max_entries
+        self.max_bytes = max_bytes
         self.ttl_s = ttl_s
+        self.bytes = 0
         self.items: OrderedDict[Hashable, tuple[float, CachedResponse]] = OrderedDict()
+
+    @staticmethod
+    def _size(value: CachedResponse) -> int:
+        return len(value.body) + ENTRY_OVERHEAD
 
     def get(self, key: Hashable) -> CachedResponse | None:
         item = self.items.get(key)
@@ -42,16 +72,30 @@ class _Entries:
         return item[1]
 
     def put(self, key: Hashable, value: CachedResponse) -> None:
+        if self._size(value) > self.max_bytes:
+            return  # larger than the whole budget: never cached
+        self.pop(key)
         self.items[key] = (time.monotonic() + self.ttl_s, value)
-        self.items.move_to_end(key)
-        while len(self.items) > self.max_entries:
-            self.items.popitem(last=False)
+        self.bytes += self._size(value)
+        while len(self.items) > self.max_entries or self.bytes > self.max_bytes:
+            _, (_, evicted) = self.items.popitem(last=False)
+            self.bytes -= self._size(evicted)
+
+    def pop(self, key: Hashable) -> None:
+        item = self.items.pop(key, None)
+        if item is not None:
+            self.bytes -= self._size(item[1])
+
+    def clear(self) -> None:
+        self.items.clear()
+        self.bytes = 0
 
 
 class ReadCache:
-    def __init__(self, max_entries: int = 10_000, ttl_s: float = 300.0) -> None:
-        self._products = _Entries(max_entries, ttl_s)
-        self._lists = _Entries(max(1, max_entries // 10), ttl_s)
+    def __init__(self, max_entries: int = 10_000, ttl_s: float = 300.0, max_bytes: int = 64 * 1024 * 1024) -> None:
+        # Lists are few but large (a page of 200 products is ~100 kB): they get three quarters of the bytes.
+        self._products = _Entries(max_entries, max_bytes // 4, ttl_s)
+        self._lists = _Entries(max(1, max_entries // 10), max_bytes - max_bytes // 4, ttl_s)
         self._generation = 0
         self._active = False
         # Invalidations come from the event loop (notifications) and from worker threads (commits).
@@ -71,8 +115,8 @@ class ReadCache:
     def _reset(self, *, active: bool) -> None:
         with self._lock:
             self._generation += 1
-            self._products.items.clear()
-            self._lists.items.clear()
+            self._products.clear()
+            self._lists.clear()
             self._active = active
 
     def token(self) -> int:
@@ -82,14 +126,17 @@ class ReadCache:
     def get_product(self, product_id: str) -> CachedResponse | None:
         return self._get(self._products, product_id)
 
-    def get_list(self, query_string: Hashable) -> CachedResponse | None:
-        return self._get(self._lists, query_string)
+    def get_list(self, query_string: bytes) -> CachedResponse | None:
+        key = list_key(query_string)
+        return None if key is None else self._get(self._lists, key)
 
     def put_product(self, product_id: str, value: CachedResponse, token: int) -> None:
         self._put(self._products, product_id, value, token)
 
-    def put_list(self, query_string: Hashable, value: CachedResponse, token: int) -> None:
-        self._put(self._lists, query_string, value, token)
+    def put_list(self, query_string: bytes, value: CachedResponse, token: int) -> None:
+        key = list_key(query_string)
+        if key is not None:
+            self._put(self._lists, key, value, token)
 
     def _get(self, entries: _Entries, key: Hashable) -> CachedResponse | None:
         if not self._active:
@@ -110,14 +157,18 @@ class ReadCache:
         with self._lock:
             self._generation += 1
             for product_id in ids:
-                self._products.items.pop(product_id, None)
-            self._lists.items.clear()
+                self._products.pop(product_id)
+            self._lists.clear()
 
     def __len__(self) -> int:
         return len(self._products.items) + len(self._lists.items)
 
+    @property
+    def bytes(self) -> int:
+        return self._products.bytes + self._lists.bytes
 
-_cache = ReadCache()
+
+_cache = ReadCache(max_bytes=get_settings().read_cache_max_bytes)
 
 
 def get_read_cache() -> ReadCache:

@@ -157,3 +157,32 @@ def test_a_record_the_broker_refuses_is_quarantined_and_the_events_behind_it_kee
     assert "MessageSizeTooLarge" in quarantined[0][1]
     messages = run_async(read_topic(settings.kafka_bootstrap_servers, topic, timeout_s=30))
     assert_each_event_once_in_product_order(messages, events)
+
+
+def test_a_relay_whose_idle_lock_connection_is_cut_leads_again_and_publishes_what_comes_next(settings, private) -> None:
+    """The connection holding the leader lock dies while the relay waits for work: it reconnects, leads
+    again, and later events are published once (no waiting for a poll that never comes)."""
+    url, topic = private
+    events = make_product_events(120, products=6)
+    insert_outbox_events(url, events[:60])
+    relay = relay_process(url, topic, "cut").start()
+    try:
+        wait_for(lambda: pending_outbox_rows(url) == 0, 60, 0.2, "the first events to be published")
+
+        def cut() -> int:
+            with psycopg.connect(psycopg_url(url), autocommit=True) as admin:
+                return len(
+                    admin.execute(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
+                        (f"inventory-outbox-relay:{topic}"[:63],),
+                    ).fetchall()
+                )
+
+        assert cut() == 1, "the relay's lock connection was not found"
+        insert_outbox_events(url, events[60:])
+        wait_for(lambda: pending_outbox_rows(url) == 0, 60, 0.2, "the events after the cut to be published")
+        relay.wait_for_log("outbox relay error", 10)  # it noticed, and recovered
+    finally:
+        relay.terminate()
+    messages = run_async(read_topic(settings.kafka_bootstrap_servers, topic, timeout_s=30))
+    assert_each_event_once_in_product_order(messages, events)

@@ -126,3 +126,71 @@ def test_a_cached_answer_is_the_same_response_the_route_gave(api: httpx.Client) 
         bad = api.get("/api/products", params={"limit": "0"})
         assert bad.status_code == 422
         assert bad.headers["content-type"].startswith("application/problem+json")
+        assert bad.headers.get("x-cache") is None
+
+
+def test_junk_parameters_are_refused_and_neither_fill_nor_evict_the_cache(api: httpx.Client) -> None:
+    """`?limit=200&_=N` (a cache-buster) is a 422 naming `_`, never a new entry; the real page stays cached."""
+    product = new_product(api)
+    page = f"/api/products?q={product['sku']}&limit=7"
+
+    def hit_on_a_repeat() -> bool:  # one keep-alive connection stays on one server worker
+        return any(api.get(page).headers.get("x-cache") == "hit" for _ in range(5))
+
+    assert api.get(page).headers["x-cache"] in ("hit", "miss")
+    assert hit_on_a_repeat()
+    for n in range(2_000):
+        junk = api.get(f"{page}&_={n}")
+        assert junk.status_code == 422, junk.text
+        assert [e["field"] for e in junk.json()["errors"]] == ["_"]
+    repeated = api.get(f"{page}&limit=8")
+    assert repeated.status_code == 422 and repeated.json()["errors"][0]["field"] == "limit"
+    assert api.get(page).headers["x-cache"] == "hit", "the real page was evicted or never kept"
+    # The same page with its parameters in another order is the same entry.
+    assert api.get(f"/api/products?limit=7&q={product['sku']}").headers["x-cache"] == "hit"
+
+
+def test_a_cut_listener_connection_turns_the_cache_off_until_it_listens_again(settings) -> None:
+    """The feed's connection is killed under it (as a network cut or a failover would): the cache stops
+    serving at once, reconnects, and a change committed after that still reaches it."""
+    name = f"test-feed-{uuid.uuid4().hex[:8]}"
+
+    async def scenario() -> tuple[bool, bool, bool]:
+        cache = ReadCache()
+        feed = ProductChangeFeed(settings, cache, application_name=name, heartbeat_s=0.5)
+        task = asyncio.create_task(feed.run_forever())
+
+        async def until(check, timeout_s: float = 10) -> bool:
+            for _ in range(int(timeout_s / 0.02)):
+                if check():
+                    return True
+                await asyncio.sleep(0.02)
+            return False
+
+        try:
+            assert await until(lambda: cache.active), "the change feed did not connect"
+            async with await psycopg.AsyncConnection.connect(
+                psycopg_url(settings.database_url), autocommit=True
+            ) as conn:
+                product_id = str((await (await conn.execute("SELECT id FROM product LIMIT 1")).fetchone())[0])
+                cache.put_product(product_id, CachedResponse(b"{}"), cache.token())
+                await conn.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s", (name,)
+                )
+                went_off = await until(lambda: not cache.active, 5)
+                back_on = await until(lambda: cache.active, 15)
+                cache.put_product(product_id, CachedResponse(b"{}"), cache.token())
+                await conn.execute("UPDATE product SET name = name WHERE id = %s", (product_id,))
+                dropped = await until(lambda: cache.get_product(product_id) is None, 5)
+                return went_off, back_on, dropped
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    products.create_product(
+        {"sku": f"CACHE-{uuid.uuid4().hex[:10]}", "name": "Cached", "price": "1.00"}, by=TEST_EDITOR
+    )
+    went_off, back_on, dropped = run_async(scenario())
+    assert went_off, "the cache kept serving after its listener died"
+    assert back_on, "the feed did not reconnect"
+    assert dropped, "a change after the reconnect did not reach the cache"

@@ -35,9 +35,10 @@ def test_a_stored_read_is_served_until_its_product_changes(cache: ReadCache) -> 
 
 
 def test_any_product_change_drops_every_cached_list(cache: ReadCache) -> None:
-    cache.put_list(("name", 50), CachedResponse(b"[]"), cache.token())
+    cache.put_list(b"sort=name&limit=50", CachedResponse(b"[]"), cache.token())
+    assert cache.get_list(b"sort=name&limit=50") is not None
     cache.invalidate([B])
-    assert cache.get_list(("name", 50)) is None
+    assert cache.get_list(b"sort=name&limit=50") is None
 
 
 def test_a_read_that_raced_an_invalidation_is_not_stored(cache: ReadCache) -> None:
@@ -67,3 +68,33 @@ def test_the_least_recently_used_entries_go_first_past_the_bound(cache: ReadCach
     assert cache.get_product(ids[1]) is None
     assert cache.get_product(ids[-1]) is not None
     assert len(cache) == 20
+
+
+def test_a_list_page_has_one_entry_whatever_the_order_of_its_parameters(cache: ReadCache) -> None:
+    cache.put_list(b"limit=50&q=bolt", CachedResponse(b"[1]"), cache.token())
+    assert cache.get_list(b"q=bolt&limit=50") == CachedResponse(b"[1]")
+    assert cache.get_list(b"q=bolt&limit=20") is None
+
+
+def test_ten_thousand_junk_parameters_add_no_entry_and_evict_nothing(cache: ReadCache) -> None:
+    cache.put_list(b"limit=200", CachedResponse(b"[real]"), cache.token())
+    for n in range(10_000):
+        for junk in (f"limit=200&_={n}", f"limit=200&limit={n}", f"limit=200&%ff={n}"):
+            cache.put_list(junk.encode(), CachedResponse(b"[junk]"), cache.token())
+            assert cache.get_list(junk.encode()) is None
+    assert cache.get_list(b"limit=200") == CachedResponse(b"[real]")
+    assert len(cache) == 1
+
+
+def test_the_cache_stays_within_its_bytes_however_many_distinct_pages_are_read() -> None:
+    cache = ReadCache(max_bytes=1024 * 1024)
+    cache.activate()
+    page = CachedResponse(b"x" * 10_000)
+    for n in range(10_000):
+        cache.put_list(f"q=junk{n}".encode(), page, cache.token())
+        cache.put_product(f"00000000-0000-0000-0000-{n:012d}", page, cache.token())
+    assert 0 < cache.bytes <= 1024 * 1024
+    assert cache.get_list(b"q=junk9999") == page  # the newest stay
+    assert cache.get_list(b"q=junk0") is None
+    cache.put_list(b"q=huge", CachedResponse(b"x" * 2_000_000), cache.token())  # larger than the budget
+    assert cache.get_list(b"q=huge") is None and cache.bytes <= 1024 * 1024

@@ -16,7 +16,7 @@ from inventory_app.domain.errors import FieldError, ValidationFailed
 from inventory_app.domain.identity import Principal, Role
 from inventory_app.services import csv_transfer, products, stock
 from inventory_app.services.products import ProductQuery
-from inventory_app.services.read_cache import CachedResponse, get_read_cache
+from inventory_app.services.read_cache import LIST_PARAMETERS, CachedResponse, get_read_cache
 
 router = APIRouter(prefix="/api/products", tags=["products"])
 MAX_IMPORT_BYTES = 20_000_000
@@ -32,6 +32,20 @@ def _editor(request: Request) -> Principal:
     principal = current_principal(request)
     principal.require(Role.EDITOR)
     return principal
+
+
+def _refuse_unknown_parameters(request: Request) -> None:
+    """An unknown or repeated parameter is an error like any other (it would otherwise be ignored, and a
+    cache-buster such as `?_=N` would make every request a new page for the read cache)."""
+    names = [name for name, _ in request.query_params.multi_items()]
+    errors = [FieldError(name, "is not a parameter of this operation") for name in sorted(set(names) - LIST_PARAMETERS)]
+    errors += [
+        FieldError(name, "is given more than once")
+        for name in sorted(set(names) & LIST_PARAMETERS)
+        if names.count(name) > 1
+    ]
+    if errors:
+        raise ValidationFailed("The query has parameters this list does not take.", errors)
 
 
 def _product_response(body: dict, status: int, *, location: bool = False) -> Response:
@@ -51,13 +65,14 @@ async def list_products(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> Response:
+    _refuse_unknown_parameters(request)
     query = ProductQuery(q=q, category=category, low_stock=low_stock, sort=sort, limit=limit, offset=offset)
     # Stored under the exact query string it answers; `api/cached_reads.py` serves the repeats.
     cache = get_read_cache()
     token = cache.token()
     encoded = encode(await run_in_threadpool(products.list_products, query))
     cache.put_list(request.scope["query_string"], CachedResponse(encoded), token)
-    return raw_json_response(encoded)
+    return raw_json_response(encoded, {"X-Cache": "miss"})
 
 
 @router.post("")
@@ -136,13 +151,13 @@ async def get_product(product_id: str) -> Response:
         key = None  # the service answers 404 for it
     cache = get_read_cache()
     if key is not None and (hit := cache.get_product(key)) is not None:
-        return raw_json_response(hit.body, {"ETag": hit.etag or ""})
+        return raw_json_response(hit.body, {"ETag": hit.etag or "", "X-Cache": "hit"})
     token = cache.token()
     body = await run_in_threadpool(products.get_product, product_id)
     cached = CachedResponse(encode(body), etag(body["version"]))
     if key is not None:
         cache.put_product(key, cached, token)
-    return raw_json_response(cached.body, {"ETag": cached.etag or ""})
+    return raw_json_response(cached.body, {"ETag": cached.etag or "", "X-Cache": "miss"})
 
 
 @router.patch("/{product_id}")

@@ -32,7 +32,6 @@ class AnalyticsState(rx.State):
     events_per_minute: list[dict[str, Any]] = []
     stock_value: list[dict[str, Any]] = []
     low_stock_products: list[dict[str, Any]] = []
-    most_adjusted: list[dict[str, Any]] = []
     low_stock_count: int = 0
     total_events: int = 0
     generated_at: str = ""
@@ -67,7 +66,6 @@ class AnalyticsState(rx.State):
             for row in summary["stock_value_by_category"]
         ]
         self.low_stock_products = summary["low_stock_products"]
-        self.most_adjusted = summary["most_adjusted_24h"]
         self.low_stock_count = summary["low_stock_count"]
         self.generated_at = summary["generated_at"][11:19]
         self.loaded = True

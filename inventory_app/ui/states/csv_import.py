@@ -31,7 +31,6 @@ class CsvImportState(rx.State):
     importing: bool = False
     progress: int = 0
     has_report: bool = False
-    report_dry_run: bool = False
     created: int = 0
     updated: int = 0
     unchanged: int = 0
@@ -80,7 +79,6 @@ class CsvImportState(rx.State):
             self.created = self.updated = self.unchanged = 0
         else:
             self.created, self.updated, self.unchanged = report.created, report.updated, report.unchanged
-            self.report_dry_run = report.dry_run
             self.errors = [ImportErrorRow(row=str(e.row), field=e.field, message=e.message) for e in report.errors]
             self.message = "Dry run: nothing was saved." if report.dry_run else "Import finished."
             self.has_report = True

@@ -14,7 +14,6 @@ from inventory_app.domain.errors import (
     ProductNotFound,
     VersionConflict,
 )
-from inventory_app.domain.model import ADJUSTMENT_REASONS
 from inventory_app.services import products, stock
 from inventory_app.ui.states.feedback import field_messages, int_or_text
 from inventory_app.ui.states.product_detail import ProductDetailState
@@ -192,10 +191,6 @@ class AdjustStockState(rx.State):
     form_error: str = ""
     saving: bool = False
     form_key: int = 0
-
-    @rx.var
-    def reasons(self) -> list[str]:
-        return list(ADJUSTMENT_REASONS)
 
     @rx.event
     def open_for(self, product_id: str, sku: str, quantity: int):
