@@ -85,6 +85,8 @@ class Settings(BaseSettings):
     server_max_concurrent_requests: int = Field(default=4096, ge=64)
     app_public_url: str = "http://127.0.0.1:3000"
     idempotency_ttl_s: int = Field(default=86_400, ge=60)
+    # A CSV export waits at most this long for a client to take each 64 kB chunk, then gives up.
+    export_send_timeout_s: float = Field(default=60.0, gt=0)
     # Per process: the read cache's bytes (product reads and list pages; least recently used go first).
     read_cache_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024 * 1024)
     readiness_timeout_s: float = Field(default=2.0, gt=0)

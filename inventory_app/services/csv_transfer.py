@@ -6,6 +6,7 @@ import codecs
 import csv
 import io
 from collections.abc import Iterable, Iterator
+from tempfile import SpooledTemporaryFile
 from typing import Any, BinaryIO
 
 from sqlalchemy import Engine, select
@@ -51,7 +52,11 @@ def _csv_line(values: Iterable[Any]) -> str:
 
 
 def export_products_csv(*, engine: Engine | None = None) -> Iterator[str]:
-    """Yield the CSV a line at a time from a server-side cursor: memory stays flat for any size."""
+    """Yield the CSV a line at a time from a server-side cursor: memory stays flat for any size.
+
+    The cursor holds a connection and a transaction until the last line: consume it at once (as
+    `export_to_spool` does), never at the pace of a client.
+    """
     yield _csv_line(COLUMNS)
     with unit_of_work(engine) as session:
         result = session.execute(
@@ -60,6 +65,26 @@ def export_products_csv(*, engine: Engine | None = None) -> Iterator[str]:
         for product in result:
             public = to_public(product)
             yield _csv_line(neutralise_formula(public[c]) if c in TEXT_COLUMNS else public[c] for c in COLUMNS)
+
+
+EXPORT_SPOOL_MEMORY = 4 * 1024 * 1024  # beyond this the export spills to a temporary file
+
+
+def export_to_spool(*, engine: Engine | None = None) -> SpooledTemporaryFile:
+    """The whole export, read in one short transaction (one consistent snapshot), in a spooled file.
+
+    The database connection is back in the pool before the first byte goes to the client, so clients
+    that read slowly (or stop reading) hold a file, never a connection.
+    """
+    spool = SpooledTemporaryFile(max_size=EXPORT_SPOOL_MEMORY, mode="w+b")  # noqa: SIM115 - the response closes it
+    try:
+        for line in export_products_csv(engine=engine):
+            spool.write(line.encode("utf-8"))
+        spool.seek(0)
+    except BaseException:
+        spool.close()
+        raise
+    return spool
 
 
 def _row_fields(row: dict[str, str | None], columns: set[str]) -> dict[str, Any]:

@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, File, Header, Query, Request, Response, UploadFile
-from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from inventory_app.api.deps import current_principal, etag, parse_if_match, read_json_body
 from inventory_app.api.errors import ProblemError
-from inventory_app.api.responses import encode, json_response, raw_json_response
+from inventory_app.api.responses import SpooledFileResponse, encode, json_response, raw_json_response
 from inventory_app.domain.errors import FieldError, ValidationFailed
 from inventory_app.domain.identity import Principal, Role
 from inventory_app.services import csv_transfer, products, stock
 from inventory_app.services.products import ProductQuery
 from inventory_app.services.read_cache import LIST_PARAMETERS, CachedResponse, get_read_cache
+from inventory_app.settings import get_settings
 
 router = APIRouter(prefix="/api/products", tags=["products"])
 MAX_IMPORT_BYTES = 20_000_000
@@ -86,13 +87,20 @@ async def create_product(request: Request, idempotency_key: IdempotencyKeyHeader
     return response
 
 
+_EXPORTS_AT_ONCE = asyncio.Semaphore(2)
+
+
 @router.get("/export")
-def export_products(request: Request) -> StreamingResponse:
+async def export_products(request: Request) -> Response:
     current_principal(request)  # any role may export
-    return StreamingResponse(
-        csv_transfer.export_products_csv(),
+    # Exports queue among themselves: however many start at once, they hold at most two pooled connections.
+    async with _EXPORTS_AT_ONCE:
+        spool = await run_in_threadpool(csv_transfer.export_to_spool)  # connection released when this returns
+    return SpooledFileResponse(
+        spool,
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="products.csv"'},
+        send_timeout_s=get_settings().export_send_timeout_s,
     )
 
 
