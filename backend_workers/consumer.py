@@ -26,6 +26,7 @@ from inventory_app.settings import Settings
 
 log = logging.getLogger("backend_workers.consumer")
 KAFKA_CONNECT_ATTEMPTS = 10
+IDLE_COMMIT_S = 1.0  # how often an idle consumer checks for positions to commit
 
 
 class _LoggingRebalanceListener(ConsumerRebalanceListener):
@@ -82,6 +83,8 @@ class ConsumeLoop:
         self._handled: list[ConsumedEvent] = []
         self._first_pending_at = 0.0
         self._batch_lock = asyncio.Lock()
+        self._committed: dict[TopicPartition, int] = {}
+        self._next_idle_commit = 0.0
 
     def request_stop(self) -> None:
         log.info("stop requested: finishing the in-flight batch", extra=fields(worker=self.name))
@@ -166,6 +169,9 @@ class ConsumeLoop:
                 timeout_ms=int(wait_s * 1000), max_records=max(1, self.batch_max_records - len(self._pending))
             )
             records = [r for partition_records in polled.values() for r in partition_records]
+            if not records and not self._pending and time.monotonic() >= self._next_idle_commit:
+                self._next_idle_commit = time.monotonic() + IDLE_COMMIT_S
+                await self._commit_idle_positions()
             async with self._batch_lock:
                 if records:
                     if not self._pending:
@@ -266,6 +272,25 @@ class ConsumeLoop:
             offsets[tp] = max(offsets[tp], await self.consumer.position(tp))
         if offsets:
             await self.consumer.commit(offsets)
+            self._committed.update(offsets)
+
+    async def _commit_idle_positions(self) -> None:
+        """Commit positions that moved with nothing delivered: past an aborted transaction's records and
+        markers at the end of a partition. Nothing else would commit them, and the group's lag would stay
+        above 0 until the next event arrived."""
+        assert self.consumer is not None
+        try:
+            async with self._batch_lock:
+                offsets = {}
+                for tp in self.consumer.assignment():
+                    position = await self.consumer.position(tp)
+                    if position > self._committed.get(tp, -1):
+                        offsets[tp] = position
+                if offsets:
+                    await self.consumer.commit(offsets)
+                    self._committed.update(offsets)
+        except Exception as error:  # noqa: BLE001 - a rebalance or outage: the next idle check tries again
+            log.warning("idle commit failed", extra=fields(worker=self.name, error=str(error)))
 
     async def lag(self) -> int:
         """Messages between our position and the end of each assigned partition."""

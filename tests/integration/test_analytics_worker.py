@@ -182,3 +182,28 @@ def test_an_invalid_message_goes_to_the_dead_letter_topic_and_analytics_keeps_go
     assert message.headers["dlq_original_topic"] == stores.product_events
     assert message.headers["dlq_original_offset"] == "0"
     assert processed_ids(engine, [invalid["id"]]) == {}
+
+
+def test_a_product_past_version_2_31_is_projected_not_dead_lettered(settings, engine) -> None:
+    """product.version is 64-bit (migration 0006); the analytics projection must hold it too (0007)."""
+    import psycopg
+
+    from backend_workers.analytics.aggregates import apply_event
+    from inventory_app.adapters.outbox import psycopg_url
+    from tests.support import run_async
+
+    created, updated = make_product_events(2, products=1)
+    big = 2**40
+    updated["data"]["product"]["version"] = big
+
+    async def apply() -> None:
+        async with await psycopg.AsyncConnection.connect(psycopg_url(settings.database_url)) as conn:
+            for event in (created, updated):
+                await apply_event(conn, event)
+
+    run_async(apply())
+    with engine.connect() as connection:
+        version = connection.execute(
+            text("SELECT version FROM analytics_product_state WHERE product_id = :id"), {"id": created["subject"]}
+        ).scalar_one()
+    assert version == big

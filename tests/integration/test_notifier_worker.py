@@ -22,10 +22,14 @@ from tests.worker_support import (
     wait_for_topic_messages,
 )
 
-
 # -- tests ------------------------------------------------------------------------------------------------
+EVENTS_KILLED_MID_STREAM = 5_000
+
+
 def test_notifier_killed_mid_stream_resumes_and_stores_every_event_exactly_once(settings, stores, start_worker) -> None:
-    events = make_product_events(500, products=50)
+    # Enough that the first notifier (about 1,400 events/s here, 25 DynamoDB items per request) is killed
+    # well before it is through.
+    events = make_product_events(EVENTS_KILLED_MID_STREAM, products=50)
     expected = {e["id"] for e in events}
     produce_events(settings, stores.product_events, events)
 
@@ -35,15 +39,17 @@ def test_notifier_killed_mid_stream_resumes_and_stores_every_event_exactly_once(
     stored_at_kill = len(stored_event_ids(settings, stores.table))
 
     start_worker(NOTIFIER, stores.notifier_env(), "notifier-restarted")
-    wait_for(lambda: set(stored_event_ids(settings, stores.table)) == expected, 60, 0.5, "all 500 events stored")
-    wait_for(lambda: set(archived_event_ids(settings, stores.bucket)[1]) == expected, 30, 0.5, "all 500 archived")
+    wait_for(lambda: set(stored_event_ids(settings, stores.table)) == expected, 120, 0.5, "all events stored")
+    wait_for(lambda: set(archived_event_ids(settings, stores.bucket)[1]) == expected, 60, 0.5, "all archived")
 
     stored = Counter(stored_event_ids(settings, stores.table))
     copies, unique = archived_event_ids(settings, stores.bucket)
-    assert stored_at_kill < 500, "the first notifier finished before it was killed: nothing was tested"
+    assert stored_at_kill < EVENTS_KILLED_MID_STREAM, (
+        "the first notifier finished before it was killed: nothing was tested"
+    )
     assert set(stored) == expected and max(stored.values()) == 1
     assert set(copies) == expected  # every event archived at least once (overlaps after the crash are fine)
-    assert len(unique) == 500 and set(unique) == expected
+    assert len(unique) == EVENTS_KILLED_MID_STREAM and set(unique) == expected
 
 
 def test_two_notifiers_in_one_group_share_the_partitions_and_store_each_event_once(
@@ -173,3 +179,51 @@ def test_a_member_joining_mid_batch_causes_no_redelivery(settings, stores, start
     assert sum(committed_offsets(settings, stores.group, stores.product_events).values()) == len(events)
     notices = Counter(m.json()["id"] for m in read_messages(settings, stores.notifications))
     assert set(notices) == expected and max(notices.values()) == 1, "events handled again after the rebalance"
+
+
+def test_an_aborted_transaction_at_the_end_of_the_topic_still_lets_the_group_lag_reach_zero(
+    settings, stores, start_worker
+) -> None:
+    """Records of an aborted transaction (and its marker) are never delivered, so no batch commits past them;
+    the loop commits positions that moved while idle, or the group's lag stays above 0 until the next event."""
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+    events = make_product_events(20, products=4)
+    produce_events(settings, stores.product_events, events)
+    worker = start_worker(NOTIFIER, stores.notifier_env(), "notifier-aborted-tail")
+    wait_for(lambda: len(stored_event_ids(settings, stores.table)) >= 20, 60, 0.2, "the committed events stored")
+
+    def committed_up_to(ends: dict[int, int]) -> bool:
+        committed = committed_offsets(settings, stores.group, stores.product_events)
+        return all(committed.get(p, 0) >= end for p, end in ends.items() if end)
+
+    async def end_offsets() -> dict[int, int]:
+        consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers)
+        await consumer.start()
+        try:
+            partitions = [TopicPartition(stores.product_events, p) for p in range(settings.kafka_topic_partitions)]
+            return {tp.partition: offset for tp, offset in (await consumer.end_offsets(partitions)).items()}
+        finally:
+            await consumer.stop()
+
+    # The 20 events' batch is committed first, so only the aborted records are left to pass.
+    wait_for(lambda: committed_up_to(run_async(end_offsets())), 30, 0.2, "the batch committed")
+
+    async def abort_a_batch() -> dict[int, int]:
+        producer = AIOKafkaProducer(
+            bootstrap_servers=settings.kafka_bootstrap_servers, transactional_id=f"test-abort-{stores.group}"
+        )
+        await producer.start()
+        try:
+            await producer.begin_transaction()
+            for event in events[:5]:
+                await producer.send(stores.product_events, value=json.dumps(event).encode(), key=b"k")
+            await producer.abort_transaction()
+        finally:
+            await producer.stop()
+        return await end_offsets()
+
+    ends = run_async(abort_a_batch())
+    wait_for(lambda: committed_up_to(ends), 30, 0.5, "the group to commit past the aborted transaction")
+    assert len(stored_event_ids(settings, stores.table)) == 20  # and nothing of the aborted batch was stored
+    assert worker.process is not None and worker.process.poll() is None
