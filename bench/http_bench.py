@@ -10,6 +10,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -167,3 +168,45 @@ def stale_reads_after_writes(base_url: str, product_id: str, count: int, headers
                 if read.json()["version"] < written:
                     stale += 1
     return {"pairs": count, "stale": stale}
+
+
+IMPORT_HEADER = "sku,name,description,category,price,quantity,low_stock_threshold\n"
+
+
+def import_rows(prefix: str, count: int) -> bytes:
+    rows = (f"{prefix}-{i:05d},Bulk item {i},,bulk,{i % 100}.25,{i % 50},5\n" for i in range(count))
+    return (IMPORT_HEADER + "".join(rows)).encode()
+
+
+def csv_import(base_url: str, psycopg_url: str, headers: dict[str, str], rows: int = 10_000) -> dict[str, float]:
+    """A `rows`-row CSV import of new products over HTTP, beside the same rows COPYed into scratch copies of
+    the product and outbox tables (the database's floor for writing them, without the app)."""
+    prefix = f"IMP{uuid.uuid4().hex[:8].upper()}"
+    data = import_rows(prefix, rows)
+    started = time.perf_counter()
+    with httpx.Client(base_url=base_url, headers=headers, timeout=600) as client:
+        response = client.post("/api/products/import", files={"file": ("bulk.csv", data, "text/csv")})
+    app_s = time.perf_counter() - started
+    response.raise_for_status()
+    assert response.json()["created"] == rows, response.text[:300]
+    with psycopg.connect(psycopg_url) as connection:
+        connection.execute("CREATE TEMP TABLE bench_product (LIKE product INCLUDING DEFAULTS)")
+        connection.execute("CREATE TEMP TABLE bench_outbox (LIKE outbox INCLUDING DEFAULTS)")
+        started = time.perf_counter()
+        now = datetime.now(UTC)
+        product_copy = (
+            "COPY bench_product (id, sku, name, price, quantity, low_stock_threshold, low_stock_alerted, version,"
+            " created_at, updated_at) FROM STDIN"
+        )
+        with connection.cursor().copy(product_copy) as copy:
+            for i in range(rows):
+                quantity = i % 50
+                row = (uuid.uuid4(), f"{prefix}B-{i:05d}", f"Bulk item {i}", f"{i % 100}.25", quantity, 5)
+                copy.write_row((*row, quantity <= 5, 1, now, now))
+        outbox_copy = "COPY bench_outbox (event_id, aggregate_id, event_type, payload) FROM STDIN"
+        with connection.cursor().copy(outbox_copy) as copy:
+            for _ in range(rows):
+                copy.write_row((uuid.uuid4(), uuid.uuid4(), "bench", '{"bench": true}'))
+        connection.commit()
+        baseline_s = time.perf_counter() - started
+    return {"rows": rows, "app_s": app_s, "copy_baseline_s": baseline_s}

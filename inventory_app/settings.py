@@ -87,6 +87,8 @@ class Settings(BaseSettings):
     idempotency_ttl_s: int = Field(default=86_400, ge=60)
     # A CSV export waits at most this long for a client to take each 64 kB chunk, then gives up.
     export_send_timeout_s: float = Field(default=60.0, gt=0)
+    # The largest CSV an import accepts (REST and UI), counted on the bytes as they arrive.
+    import_max_bytes: int = Field(default=20_000_000, ge=1024)
     # Per process: the read cache's bytes (product reads and list pages; least recently used go first).
     read_cache_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024 * 1024)
     readiness_timeout_s: float = Field(default=2.0, gt=0)

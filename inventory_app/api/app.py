@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 
-from inventory_app.api.auth_gate import AuthGate
+from inventory_app.api.auth_gate import UPLOAD, AuthGate
+from inventory_app.api.body_limit import BodyLimitMiddleware
 from inventory_app.api.cached_reads import CachedReadsMiddleware
 from inventory_app.api.errors import install_error_handlers
 from inventory_app.api.fallback import ApiFallbackMiddleware
@@ -45,6 +46,13 @@ def create_api() -> FastAPI:
     own_routes = [context.original_route for context in iter_route_contexts(api.router.routes)]
     api.add_middleware(ApiFallbackMiddleware, routes=own_routes)
     api.add_middleware(CachedReadsMiddleware)
+    # Both import entry points, counted before any multipart parser spools the body (after the gate:
+    # an anonymous upload is refused before a byte of it is read).
+    api.add_middleware(
+        BodyLimitMiddleware,
+        paths=frozenset({products.IMPORT_PATH, UPLOAD}),
+        max_file_bytes=get_settings().import_max_bytes,
+    )
     # Added last, so it runs first: before the read cache, the API's routes and Reflex's endpoints.
     api.add_middleware(AuthGate)
     return api

@@ -21,6 +21,7 @@ from inventory_app.domain.errors import (
     DuplicateSku,
     FieldError,
     IdempotencyKeyReused,
+    ImportRejected,
     InsufficientStock,
     InvalidCredentials,
     NotAuthenticated,
@@ -44,6 +45,7 @@ STATUS_BY_ERROR: dict[type[DomainError], tuple[int, str]] = {
     InsufficientStock: (409, "insufficient-stock"),
     VersionConflict: (412, "version-conflict"),
     IdempotencyKeyReused: (422, "idempotency-key-reused"),
+    ImportRejected: (422, "import-rejected"),
     NotAuthenticated: (401, "unauthorized"),
     InvalidCredentials: (401, "invalid-credentials"),
     PermissionDenied: (403, "forbidden"),
@@ -85,7 +87,9 @@ def problem(
     if instance:
         body["instance"] = instance
     if errors:
-        body["errors"] = [{"field": e.field, "message": e.message} for e in errors]
+        body["errors"] = [
+            {"field": e.field, "message": e.message} | ({"row": e.row} if e.row is not None else {}) for e in errors
+        ]
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 

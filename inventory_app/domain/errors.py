@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 class FieldError:
     field: str
     message: str
+    row: int | None = None  # the CSV line, for an error in an imported file
 
 
 class DomainError(Exception):
@@ -44,6 +45,12 @@ class InsufficientStock(DomainError):
 
 class IdempotencyKeyReused(DomainError):
     title = "Idempotency key reused with a different request"
+
+
+class ImportRejected(DomainError):
+    """A CSV import with invalid rows, applied not at all; `errors` names every bad row (422)."""
+
+    title = "Import rejected"
 
 
 @dataclass

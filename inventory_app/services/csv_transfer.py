@@ -1,21 +1,28 @@
-"""CSV export (streamed) and import (upsert by SKU in bounded chunks, each row with its events)."""
+"""CSV export (spooled, one snapshot) and import (validated whole, then upserted by SKU in one transaction)."""
 
 from __future__ import annotations
 
-import codecs
 import csv
 import io
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from tempfile import SpooledTemporaryFile
 from typing import Any, BinaryIO
 
 from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
 
 from inventory_app.adapters.orm import Product
-from inventory_app.domain.errors import FieldError, ImportReport, RowError, ValidationFailed
-from inventory_app.domain.identity import Actor, Principal, Role
+from inventory_app.domain.errors import FieldError, ImportRejected, ImportReport, RowError, ValidationFailed
+from inventory_app.domain.identity import Principal, Role
 from inventory_app.domain.model import normalize_sku, validate_product_fields
-from inventory_app.services.products import apply_changes_in, create_product_in, record_movement_in, to_public
+from inventory_app.services.products import (
+    apply_changes_in,
+    create_product_in,
+    flush_unique,
+    record_movement_in,
+    to_public,
+)
 from inventory_app.services.unit_of_work import unit_of_work
 from inventory_app.settings import get_settings
 
@@ -108,76 +115,15 @@ def _row_fields(row: dict[str, str | None], columns: set[str]) -> dict[str, Any]
     return fields
 
 
-def _validate_row(fields: dict[str, Any], line: int, report: ImportReport) -> dict[str, Any] | None:
-    try:
-        return validate_product_fields(fields, partial=False)
-    except ValidationFailed as failure:
-        report.errors.extend(RowError(line, e.field, e.message) for e in failure.errors)
-        return None
+@dataclass(frozen=True)
+class ImportRow:
+    line: int
+    fields: dict[str, Any]  # validated, with defaults for the columns the file leaves out
+    given: frozenset[str]  # the columns this row sets: an update changes only these
 
 
-def _apply_chunk(
-    chunk: list[tuple[int, dict[str, Any], set[str]]],
-    report: ImportReport,
-    dry_run: bool,
-    engine: Engine | None,
-    actor: Actor,
-) -> None:
-    source = get_settings().event_source
-    with unit_of_work(engine, actor=actor) as session:
-        skus = [fields["sku"] for _, fields, _ in chunk]
-        existing = {
-            p.sku: p
-            for p in session.execute(
-                select(Product).where(Product.sku.in_(skus)).order_by(Product.id).with_for_update()
-            ).scalars()
-        }
-        for _line, fields, given in chunk:
-            product = existing.get(fields["sku"])
-            if product is None:
-                if not dry_run:
-                    create_product_in(session, fields, source=source)
-                report.created += 1
-                continue
-            wanted = {k: fields[k] for k in given if k in fields and k != "sku"}
-            current = to_public(product)
-            changed = {
-                k: v
-                for k, v in wanted.items()
-                if (current["price"] if k == "price" else current[k]) != (str(v) if k == "price" else v)
-            }
-            if not changed:
-                report.unchanged += 1
-                continue
-            report.updated += 1
-            if dry_run:
-                continue
-            quantity = changed.pop("quantity", None)
-            if quantity is not None:
-                # A quantity change from a file is a stock correction: it goes through the ledger.
-                record_movement_in(
-                    session,
-                    product,
-                    quantity - product.quantity,
-                    "correction",
-                    "CSV import",
-                    source=source,
-                    event_reason={"kind": "import"},
-                    extra_fields=changed,
-                )
-            else:
-                apply_changes_in(session, product, changed, {"kind": "import"}, source=source)
-        if dry_run:
-            session.rollback()
-
-
-def import_products_csv(
-    stream: BinaryIO, *, by: Principal, dry_run: bool = False, engine: Engine | None = None
-) -> ImportReport:
-    """Upsert products by SKU; bad rows are reported by line and field, good rows are applied."""
-    by.require(Role.EDITOR)  # a dry run too: it is the import page's preview, an editor's tool
-    report = ImportReport(dry_run=dry_run)
-    text = codecs.getreader("utf-8-sig")(stream, errors="strict")
+def _open_csv(text: io.TextIOWrapper) -> tuple[csv.DictReader, set[str]]:
+    """A reader over the file with its header checked and normalised; raises ValidationFailed (400)."""
     reader = csv.DictReader(text)
     try:
         header = reader.fieldnames
@@ -193,36 +139,155 @@ def import_products_csv(
         errors += [FieldError("file", f"unknown column {c!r}") for c in unknown]
         raise ValidationFailed("The CSV header is wrong.", errors)
     reader.fieldnames = [h.strip().lower() for h in header]
+    return reader, columns
+
+
+def read_rows(stream: BinaryIO, errors: list[RowError]) -> Iterator[ImportRow]:
+    """Yield the file's valid rows in order and append every invalid one to `errors`.
+
+    Deterministic, so reading the same file twice yields the same rows and errors. A file that is not
+    readable CSV (a bad byte anywhere) raises ValidationFailed, wherever the bad byte is.
+    """
+    # TextIOWrapper, not codecs.getreader: the latter's readline is quadratic on a long line (a 20 MB
+    # line took a minute). newline="" lets the csv module see the line endings inside quoted cells.
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="strict", newline="")
+    try:
+        yield from _valid_rows(text, errors)
+    finally:
+        text.detach()  # the caller's file stays open (the import reads it twice)
+
+
+def _valid_rows(text: io.TextIOWrapper, errors: list[RowError]) -> Iterator[ImportRow]:
+    reader, columns = _open_csv(text)
     seen: dict[str, int] = {}
-    chunk: list[tuple[int, dict[str, Any], set[str]]] = []
     try:
         for index, row in enumerate(reader):
             line = reader.line_num
             if index >= MAX_ROWS:
-                # Earlier chunks are already committed, so failing the whole request would misreport them.
-                report.errors.append(RowError(line, "file", f"exceeds {MAX_ROWS} rows; this and later rows skipped"))
-                break
+                errors.append(RowError(line, "file", f"exceeds {MAX_ROWS} rows; this and later rows skipped"))
+                return
             if None in row:
-                report.errors.append(RowError(line, "row", "has more cells than the header"))
+                errors.append(RowError(line, "row", "has more cells than the header"))
                 continue
             raw = _row_fields(row, columns)
-            sku_errors: list[FieldError] = []
-            sku = normalize_sku(raw.get("sku", ""), sku_errors)
+            sku = normalize_sku(raw.get("sku", ""), [])
             if sku is not None and sku in seen:
-                report.errors.append(RowError(line, "sku", f"repeats line {seen[sku]}"))
+                errors.append(RowError(line, "sku", f"repeats line {seen[sku]}"))
                 continue
-            # Rows for existing products may omit fields; validate them against full defaults.
-            fields = _validate_row(raw, line, report)
-            if fields is None:
+            try:
+                # Rows for existing products may omit fields; validate them against full defaults.
+                fields = validate_product_fields(raw, partial=False)
+            except ValidationFailed as failure:
+                errors.extend(RowError(line, e.field, e.message) for e in failure.errors)
                 continue
             seen[fields["sku"]] = line
-            given = {k for k in raw}
-            chunk.append((line, fields, given))
-            if len(chunk) >= CHUNK_ROWS:
-                _apply_chunk(chunk, report, dry_run, engine, by.actor)
-                chunk = []
+            yield ImportRow(line, fields, frozenset(raw))
     except (UnicodeDecodeError, csv.Error) as error:
         raise ValidationFailed("The file is not a readable UTF-8 CSV.", [FieldError("file", str(error))]) from None
-    if chunk:
-        _apply_chunk(chunk, report, dry_run, engine, by.actor)
+
+
+def _apply_chunk(session: Session, chunk: list[ImportRow], report: ImportReport, dry_run: bool, source: str) -> None:
+    skus = [row.fields["sku"] for row in chunk]
+    existing = {
+        p.sku: p
+        for p in session.execute(
+            select(Product).where(Product.sku.in_(skus)).order_by(Product.id).with_for_update()
+        ).scalars()
+    }
+    created: list[str] = []
+    for row in chunk:
+        fields = row.fields
+        product = existing.get(fields["sku"])
+        if product is None:
+            if not dry_run:
+                create_product_in(session, fields, source=source, sku_checked=True)
+                created.append(fields["sku"])
+            report.created += 1
+            continue
+        wanted = {k: fields[k] for k in row.given if k in fields and k != "sku"}
+        current = to_public(product)
+        changed = {
+            k: v
+            for k, v in wanted.items()
+            if (current["price"] if k == "price" else current[k]) != (str(v) if k == "price" else v)
+        }
+        if not changed:
+            report.unchanged += 1
+            continue
+        report.updated += 1
+        if dry_run:
+            continue
+        quantity = changed.pop("quantity", None)
+        if quantity is not None:
+            # A quantity change from a file is a stock correction: it goes through the ledger.
+            record_movement_in(
+                session,
+                product,
+                quantity - product.quantity,
+                "correction",
+                "CSV import",
+                source=source,
+                event_reason={"kind": "import"},
+                extra_fields=changed,
+            )
+        else:
+            apply_changes_in(session, product, changed, {"kind": "import"}, source=source)
+    if created:
+        # The chunk's new products and their events in a few batched INSERTs, not a round trip per row.
+        flush_unique(session, ", ".join(created) if len(created) < 4 else f"{created[0]} (or another in the file)")
+
+
+def _rewound(stream: BinaryIO) -> BinaryIO:
+    """The file, readable twice: uploads arrive as seekable spooled files; anything else is spooled here."""
+    if stream.seekable():
+        stream.seek(0)
+        return stream
+    spool = SpooledTemporaryFile(max_size=EXPORT_SPOOL_MEMORY, mode="w+b")  # noqa: SIM115 - closed with the import
+    while chunk := stream.read(1 << 16):
+        spool.write(chunk)
+    spool.seek(0)
+    return spool
+
+
+def import_products_csv(
+    stream: BinaryIO,
+    *,
+    by: Principal,
+    dry_run: bool = False,
+    skip_invalid: bool = False,
+    engine: Engine | None = None,
+) -> ImportReport:
+    """Upsert products by SKU, all or nothing.
+
+    The whole file is validated first. If any row is invalid nothing is applied and ImportRejected
+    lists every bad row (422), unless `skip_invalid` asks to apply the valid rows and report the rest.
+    Then every row is applied in ONE transaction: a failure half-way (a lost connection, a concurrent
+    SKU) leaves no row and no event behind, so a file is never half imported.
+    """
+    by.require(Role.EDITOR)  # a dry run too: it is the import page's preview, an editor's tool
+    report = ImportReport(dry_run=dry_run)
+    stream = _rewound(stream)
+    # Pass 1 only validates (memory stays flat for the largest file: rows are not kept).
+    valid_rows = sum(1 for _ in read_rows(stream, report.errors))
+    if report.errors and not skip_invalid:
+        raise ImportRejected(
+            f"Nothing was imported: {len(report.errors)} problem(s) in the file. Fix them and upload it again, "
+            "or import with skip_invalid=true to apply the valid rows only.",
+            [FieldError(e.field, e.message, row=e.row) for e in report.errors],
+        )
+    if valid_rows == 0:
+        return report
+    source = get_settings().event_source
+    stream.seek(0)
+    with unit_of_work(engine, actor=by.actor) as session:
+        chunk: list[ImportRow] = []
+        for row in read_rows(stream, []):  # pass 2: the same rows; their errors are already reported
+            chunk.append(row)
+            if len(chunk) >= CHUNK_ROWS:
+                _apply_chunk(session, chunk, report, dry_run, source)
+                chunk = []
+        if chunk:
+            _apply_chunk(session, chunk, report, dry_run, source)
+        if dry_run:
+            session.rollback()
     return report

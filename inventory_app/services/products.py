@@ -44,6 +44,12 @@ SORTABLE = {
     "updated_at": Product.updated_at,
 }
 MAX_PAGE_SIZE = 200
+# The trigram index answers substring searches of three characters or more; a shorter one would read the
+# whole table on every keystroke, so it is refused (the UI waits for the third character).
+MIN_SEARCH_LENGTH = 3
+# A list's `count` is exact up to here. Above it the planner's estimate is reported (`count_estimated`):
+# counting a large match exactly reads every matching row on every uncached page.
+COUNT_EXACT_LIMIT = 10_000
 
 
 def to_public(product: Product) -> dict[str, Any]:
@@ -111,7 +117,7 @@ def _check_version(product: Product, expected_version: int | None) -> None:
         )
 
 
-def _flush_unique(session: Session, sku: str) -> None:
+def flush_unique(session: Session, sku: str) -> None:
     try:
         session.flush()
     except IntegrityError as error:
@@ -142,9 +148,16 @@ def _emit_low_stock_if_due(
 
 
 # -- create -----------------------------------------------------------------------------------------
-def create_product_in(session: Session, fields: dict[str, Any], *, source: str, now: datetime | None = None) -> Product:
-    """Insert a validated product and its ProductCreated event into the caller's transaction."""
-    if _sku_taken(session, fields["sku"]):
+def create_product_in(
+    session: Session, fields: dict[str, Any], *, source: str, now: datetime | None = None, sku_checked: bool = False
+) -> Product:
+    """Insert a validated product and its ProductCreated event into the caller's transaction.
+
+    `sku_checked`: the caller has already looked the SKU up (the import does, a chunk at a time) and will
+    flush itself; the rows are then written in batches instead of a round trip each. The unique index
+    still has the last word: a concurrent insert of the same SKU fails the caller's flush.
+    """
+    if not sku_checked and _sku_taken(session, fields["sku"]):
         raise DuplicateSku(f"A product with SKU {fields['sku']} already exists.", [FieldError("sku", "already exists")])
     now = now or datetime.now(UTC)
     product = Product(
@@ -156,7 +169,8 @@ def create_product_in(session: Session, fields: dict[str, Any], *, source: str, 
         **{k: fields[k] for k in CREATE_FIELDS},
     )
     session.add(product)
-    _flush_unique(session, product.sku)
+    if not sku_checked:
+        flush_unique(session, product.sku)
     add_event(session, events.product_created(to_public(product), source=source))
     return product
 
@@ -206,6 +220,8 @@ class ProductQuery:
             errors.append(FieldError("offset", "must be >= 0"))
         if self.q is not None and (len(self.q) > 200 or has_nul(self.q)):
             errors.append(FieldError("q", "must be at most 200 characters without NUL"))
+        elif self.q is not None and 0 < len(self.q.strip()) < MIN_SEARCH_LENGTH:
+            errors.append(FieldError("q", f"must be at least {MIN_SEARCH_LENGTH} characters (or empty)"))
         if self.category is not None and (len(self.category) > 100 or has_nul(self.category)):
             errors.append(FieldError("category", "must be at most 100 characters without NUL"))
         if errors:
@@ -232,11 +248,27 @@ def list_products(query: ProductQuery, *, engine: Engine | None = None) -> dict[
     column = SORTABLE[query.sort.lstrip("-")]
     order = column.desc() if query.sort.startswith("-") else column.asc()
     with unit_of_work(engine) as session:
-        count = session.execute(select(func.count()).select_from(Product).where(*conditions)).scalar_one()
+        count, estimated = _bounded_count(session, conditions)
         rows = session.execute(
             select(Product).where(*conditions).order_by(order, Product.id).limit(query.limit).offset(query.offset)
         ).scalars()
-        return {"data": [to_public(p) for p in rows], "count": count}
+        return {"data": [to_public(p) for p in rows], "count": count, "count_estimated": estimated}
+
+
+def _bounded_count(session: Session, conditions: list[Any]) -> tuple[int, bool]:
+    """The number of matching products, exact up to COUNT_EXACT_LIMIT, estimated above (and flagged)."""
+    matching = select(Product.id).where(*conditions)
+    capped = session.execute(
+        select(func.count()).select_from(matching.limit(COUNT_EXACT_LIMIT + 1).subquery())
+    ).scalar_one()
+    if capped <= COUNT_EXACT_LIMIT:
+        return capped, False
+    compiled = matching.compile(dialect=session.get_bind().dialect)
+    with session.connection().connection.cursor() as cursor:  # EXPLAIN takes the query as SQL text
+        cursor.execute(f"EXPLAIN (FORMAT JSON) {compiled}", compiled.params)
+        plan = cursor.fetchone()[0][0]["Plan"]
+    # More than the limit match, whatever the planner believes.
+    return max(int(plan["Plan Rows"]), COUNT_EXACT_LIMIT + 1), True
 
 
 def list_categories(*, engine: Engine | None = None, limit: int = 200) -> list[str]:
@@ -270,7 +302,7 @@ def apply_changes_in(
     was_alerted = product.low_stock_alerted
     product.version += 1
     product.updated_at = datetime.now(UTC)
-    _flush_unique(session, product.sku)
+    flush_unique(session, product.sku)
     after = to_public(product)
     event = add_event(session, events.product_updated(after, changes, reason, source=source))
     _emit_low_stock_if_due(session, product, was_alerted, event["id"], source)

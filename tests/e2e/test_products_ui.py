@@ -87,24 +87,39 @@ def test_product_lifecycle_through_the_products_page(
     expect(row.get_by_text("Low stock")).to_be_visible(timeout=TIMEOUT_MS)
     expect(row).to_have_attribute("data-low-stock", "true")
 
-    # Import: one good row is created, one bad row is reported by line and field.
+    # Import: a file with a bad row imports nothing and lists the bad row by line and field; with
+    # "Skip invalid rows" ticked, the good row is created and the bad one reported.
     imported_sku = unique_sku("E2EIMP")
-    csv_file = tmp_path / "products.csv"
-    csv_file.write_text(
+    content = (
         "sku,name,category,price,quantity,low_stock_threshold\n"
         f"{imported_sku},Imported hammer,Tools,4.20,7,1\n"
         f"{unique_sku('E2EBAD')},Bad price,Tools,not-a-price,1,0\n"
     )
-    page.locator("#products_csv input[type=file]").set_input_files(csv_file)
-    expect(page.get_by_text("products.csv")).to_be_visible(timeout=TIMEOUT_MS)
-    page.get_by_role("button", name="Import CSV").click()
-    expect(page.get_by_text("Import finished.")).to_be_visible(timeout=TIMEOUT_MS)
-    expect(page.get_by_text("Created 1", exact=True)).to_be_visible()
     errors = page.get_by_role("table", name="Import errors")
     error_row = errors.locator("tbody tr")
-    expect(error_row).to_have_count(1)
-    expect(error_row.locator("td").nth(0)).to_have_text("3")
-    expect(error_row.locator("td").nth(1)).to_have_text("price")
+    for skip_invalid in (False, True):
+        csv_file = tmp_path / ("products-again.csv" if skip_invalid else "products.csv")
+        csv_file.write_text(content)
+        page.locator("#products_csv input[type=file]").set_input_files(csv_file)
+        expect(page.get_by_text(csv_file.name, exact=True)).to_be_visible(timeout=TIMEOUT_MS)
+        if skip_invalid:
+            page.get_by_role("checkbox", name="Skip invalid rows").click()
+        page.get_by_role("button", name="Import CSV").click()
+        if skip_invalid:
+            expect(page.get_by_text("Imported the valid rows; 1 problem(s) skipped.")).to_be_visible(timeout=TIMEOUT_MS)
+            expect(page.get_by_text("Created 1", exact=True)).to_be_visible()
+        else:
+            expect(page.get_by_text("Nothing was imported: 1 problem(s)", exact=False)).to_be_visible(
+                timeout=TIMEOUT_MS
+            )
+            expect(page.get_by_text("Created 0", exact=True)).to_be_visible()
+            page.screenshot(path=str(artifacts_dir / "import-rejected.png"), full_page=True)
+        expect(error_row).to_have_count(1)
+        expect(error_row.locator("td").nth(0)).to_have_text("3")
+        expect(error_row.locator("td").nth(1)).to_have_text("price")
+        if not skip_invalid:
+            search_for(page, imported_sku)
+            expect(page.get_by_text("No products match")).to_be_visible(timeout=TIMEOUT_MS)
     search_for(page, imported_sku)
     expect(product_row(page, imported_sku)).to_contain_text("Imported hammer", timeout=TIMEOUT_MS)
 

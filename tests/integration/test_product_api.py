@@ -333,6 +333,11 @@ def test_searching_matches_sku_name_and_description_case_insensitively(api, crea
         assert found["count"] == 3
 
 
+def test_a_search_shorter_than_three_characters_answers_422_naming_q(api) -> None:
+    assert_problem(api.get("/api/products", params={"q": "ab"}), 422, "q")
+    assert "count_estimated" in list_products(api, q="   ")  # blank: no search, the whole list
+
+
 def test_searching_treats_like_wildcards_literally(api, create) -> None:
     token = uuid.uuid4().hex[:10]
     create(name=f"{token} 100% cotton")
@@ -436,9 +441,18 @@ def test_an_import_dry_run_reports_without_writing(api) -> None:
     assert list_products(api, q=sku)["count"] == 0
 
 
-def test_an_import_creates_good_rows_and_reports_bad_ones_by_line_and_field(api) -> None:
+def test_an_import_with_a_bad_row_answers_422_listing_every_bad_row_and_applies_nothing(api) -> None:
+    good, bad, worse = unique_sku(), unique_sku(), unique_sku()
+    response = import_file(api, f"{IMPORT_HEADER}{good},Good,,,1.50,1,0\n{bad},Bad,,,-1,1,0\n{worse},,,,1,1,0\n")
+    body = assert_problem(response, 422, "price", "name")
+    assert body["type"].endswith("/import-rejected")
+    assert [(e["row"], e["field"]) for e in body["errors"]] == [(3, "price"), (4, "name")]
+    assert list_products(api, q=good)["count"] == 0
+
+
+def test_an_import_with_skip_invalid_creates_good_rows_and_reports_bad_ones_by_line_and_field(api) -> None:
     good, bad = unique_sku(), unique_sku()
-    response = import_file(api, f"{IMPORT_HEADER}{good},Good,,,1.50,1,0\n{bad},Bad,,,-1,1,0\n")
+    response = import_file(api, f"{IMPORT_HEADER}{good},Good,,,1.50,1,0\n{bad},Bad,,,-1,1,0\n", skip_invalid="true")
     assert response.status_code == 200, response.text
     report = response.json()
     assert_matches_contract(report, "ImportReport")

@@ -15,6 +15,7 @@ from inventory_app.domain import events
 from inventory_app.domain.errors import (
     DuplicateSku,
     IdempotencyKeyReused,
+    ImportRejected,
     InsufficientStock,
     ProductNotFound,
     ValidationFailed,
@@ -250,6 +251,29 @@ def test_a_nul_character_in_text_is_refused_as_invalid_instead_of_failing_in_the
         svc.list_products(svc.ProductQuery(q="a\x00"), engine=engine)
 
 
+def test_a_search_shorter_than_the_trigram_index_is_refused_naming_q(engine) -> None:
+    for short in ("a", "ab", "  ab  "):
+        with pytest.raises(ValidationFailed) as caught:
+            svc.list_products(svc.ProductQuery(q=short), engine=engine)
+        assert [e.field for e in caught.value.errors] == ["q"]
+    svc.list_products(svc.ProductQuery(q="   "), engine=engine)  # blank: no search
+    svc.list_products(svc.ProductQuery(q="a b"), engine=engine)
+
+
+def test_a_list_counts_exactly_up_to_the_limit_and_estimates_above_it(engine, make_product, monkeypatch) -> None:
+    token = uuid.uuid4().hex[:12]
+    for i in range(8):
+        make_product(name=f"{token} item {i}", category=f"cat-{token}" if i < 3 else "")
+    monkeypatch.setattr(svc, "COUNT_EXACT_LIMIT", 5)
+    few = svc.list_products(svc.ProductQuery(category=f"cat-{token}"), engine=engine)
+    assert (few["count"], few["count_estimated"]) == (3, False)
+    many = svc.list_products(svc.ProductQuery(q=token, limit=2), engine=engine)
+    # More than the limit match: the answer says so, and never reports fewer than the limit + 1.
+    assert many["count_estimated"] is True
+    assert many["count"] >= 6
+    assert len(many["data"]) == 2
+
+
 # -- concurrency -----------------------------------------------------------------------------------
 def test_fifty_parallel_adjustments_lose_no_update(engine, make_product) -> None:
     product = make_product(quantity=100)
@@ -371,10 +395,29 @@ def test_an_import_dry_run_reports_counts_but_writes_nothing(engine, sku_prefix,
     assert event_types(engine, existing["id"]) == [events.PRODUCT_CREATED]
 
 
-def test_an_import_reports_a_bad_price_by_line_and_field_and_applies_the_good_rows(engine, sku_prefix) -> None:
+def test_an_import_with_one_bad_row_applies_nothing_and_reports_every_bad_row(engine, sku_prefix) -> None:
+    with pytest.raises(ImportRejected) as caught:
+        csv_transfer.import_products_csv(
+            csv_bytes(
+                f"{sku_prefix}-A,Good,,,1.50,1,0",
+                f"{sku_prefix}-B,Bad,,,1.234,1,0",
+                f"{sku_prefix}-C,Good,,,2,1,0",
+                f"{sku_prefix}-D,,,,2,-1,0",
+            ),
+            by=TEST_EDITOR,
+            engine=engine,
+        )
+    assert [(e.row, e.field) for e in caught.value.errors] == [(3, "price"), (5, "name"), (5, "quantity")]
+    for suffix in "ABCD":
+        assert count_products_with_sku(engine, f"{sku_prefix}-{suffix}") == 0
+    assert count_events_with_sku_prefix(engine, sku_prefix, events.PRODUCT_CREATED) == 0
+
+
+def test_an_import_with_skip_invalid_applies_the_good_rows_and_reports_the_bad_one(engine, sku_prefix) -> None:
     report = csv_transfer.import_products_csv(
         csv_bytes(f"{sku_prefix}-A,Good,,,1.50,1,0", f"{sku_prefix}-B,Bad,,,1.234,1,0", f"{sku_prefix}-C,Good,,,2,1,0"),
         by=TEST_EDITOR,
+        skip_invalid=True,
         engine=engine,
     )
     assert report.created == 2
@@ -384,15 +427,28 @@ def test_an_import_reports_a_bad_price_by_line_and_field_and_applies_the_good_ro
     assert count_products_with_sku(engine, f"{sku_prefix}-C") == 1
 
 
+def test_a_bad_byte_late_in_a_large_file_applies_none_of_the_rows_before_it(engine, sku_prefix) -> None:
+    # Earlier imports committed 500-row chunks as they read: 1,200 good rows were in before the bad byte.
+    good = "".join(f"{sku_prefix}-{i:05d},Item {i},,,1,1,0\n" for i in range(1200))
+    data = (HEADER + good).encode() + b"\xff\xfe,broken,,,1,1,0\n"
+    with pytest.raises(ValidationFailed) as caught:
+        csv_transfer.import_products_csv(io.BytesIO(data), by=TEST_EDITOR, skip_invalid=True, engine=engine)
+    assert {e.field for e in caught.value.errors} == {"file"}
+    assert count_events_with_sku_prefix(engine, sku_prefix, events.PRODUCT_CREATED) == 0
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).where(Product.sku.like(f"{sku_prefix}-%"))).scalar_one() == 0
+
+
 def test_an_import_reports_a_sku_repeated_within_the_file(engine, sku_prefix) -> None:
-    report = csv_transfer.import_products_csv(
-        csv_bytes(f"{sku_prefix}-A,First,,,1,1,0", f"{sku_prefix.lower()}-a,Second,,,1,1,0"),
-        by=TEST_EDITOR,
-        engine=engine,
-    )
-    assert report.created == 1
-    assert [(e.row, e.field) for e in report.errors] == [(3, "sku")]
-    assert "2" in report.errors[0].message
+    with pytest.raises(ImportRejected) as caught:
+        csv_transfer.import_products_csv(
+            csv_bytes(f"{sku_prefix}-A,First,,,1,1,0", f"{sku_prefix.lower()}-a,Second,,,1,1,0"),
+            by=TEST_EDITOR,
+            engine=engine,
+        )
+    assert [(e.row, e.field) for e in caught.value.errors] == [(3, "sku")]
+    assert "2" in caught.value.errors[0].message
+    assert count_products_with_sku(engine, f"{sku_prefix}-A") == 0
 
 
 def test_an_import_updating_a_product_writes_one_import_event(engine, make_product) -> None:
@@ -418,15 +474,17 @@ def test_an_import_changing_the_quantity_records_a_correction_in_the_ledger(engi
     assert event_types(engine, product["id"]) == [events.PRODUCT_CREATED, events.PRODUCT_UPDATED]
 
 
-def test_an_import_past_the_row_limit_reports_the_cut_instead_of_failing_after_writing(
+def test_an_import_past_the_row_limit_is_refused_whole_or_cut_with_skip_invalid(
     engine, sku_prefix, monkeypatch
 ) -> None:
     monkeypatch.setattr(csv_transfer, "MAX_ROWS", 2)
-    report = csv_transfer.import_products_csv(
-        csv_bytes(f"{sku_prefix}-A,A,,,1,1,0", f"{sku_prefix}-B,B,,,1,1,0", f"{sku_prefix}-C,C,,,1,1,0"),
-        by=TEST_EDITOR,
-        engine=engine,
-    )
+    rows = (f"{sku_prefix}-A,A,,,1,1,0", f"{sku_prefix}-B,B,,,1,1,0", f"{sku_prefix}-C,C,,,1,1,0")
+    with pytest.raises(ImportRejected) as caught:
+        csv_transfer.import_products_csv(csv_bytes(*rows), by=TEST_EDITOR, engine=engine)
+    assert [(e.row, e.field) for e in caught.value.errors] == [(4, "file")]
+    assert count_products_with_sku(engine, f"{sku_prefix}-A") == 0
+
+    report = csv_transfer.import_products_csv(csv_bytes(*rows), by=TEST_EDITOR, skip_invalid=True, engine=engine)
     assert report.created == 2
     assert [(e.row, e.field) for e in report.errors] == [(4, "file")]
     assert count_products_with_sku(engine, f"{sku_prefix}-C") == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from inventory_app.settings import get_settings
 from inventory_app.ui import styles
 from inventory_app.ui.states.csv_import import UPLOAD_ID, CsvImportState, ImportErrorRow
 
@@ -69,7 +70,7 @@ def csv_import_panel() -> rx.Component:
             rx.heading("Import CSV", as_="h3", size="4"),
             rx.text(
                 "Columns: sku, name, description, category, price, quantity, low_stock_threshold. "
-                "Rows are matched by SKU.",
+                "Rows are matched by SKU; a file with an invalid row imports nothing.",
                 size="2",
                 color=styles.MUTED_COLOR,
             ),
@@ -87,12 +88,17 @@ def csv_import_panel() -> rx.Component:
                 accept={"text/csv": [".csv"]},
                 multiple=False,
                 max_files=1,
+                # A courtesy: the browser refuses a file over the limit before sending it. The server
+                # enforces the same limit on the bytes as they arrive, whatever the browser does.
+                max_size=get_settings().import_max_bytes,
+                on_drop_rejected=STATE.file_rejected,
                 # Keyword props, not style=: the upload's own default style would win over a style dict.
                 **styles.upload_area,
                 aria_label="CSV file",
             ),
             rx.flex(
                 rx.checkbox("Dry run", checked=STATE.dry_run, on_change=STATE.set_dry_run),
+                rx.checkbox("Skip invalid rows", checked=STATE.skip_invalid, on_change=STATE.set_skip_invalid),
                 rx.button(
                     "Import CSV",
                     on_click=[

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from inventory_app.services.products import MIN_SEARCH_LENGTH
 from inventory_app.ui import styles
 from inventory_app.ui.components.csv_import import export_link
 from inventory_app.ui.states.product_form import ProductFormState
@@ -15,17 +16,25 @@ SEARCH_DEBOUNCE_MS = 300
 
 def product_toolbar() -> rx.Component:
     return rx.flex(
-        rx.debounce_input(
-            rx.input(
-                rx.input.slot(rx.icon("search", size=16)),
-                value=ProductsState.search,
-                on_change=ProductsState.set_search,
-                placeholder="Search SKU, name or description",
-                aria_label="Search products",
-                type="search",
-                width=["100%", "100%", "300px"],
+        rx.flex(
+            rx.debounce_input(
+                rx.input(
+                    rx.input.slot(rx.icon("search", size=16)),
+                    value=ProductsState.search,
+                    on_change=ProductsState.set_search,
+                    placeholder="Search SKU, name or description",
+                    aria_label="Search products",
+                    type="search",
+                    width=["100%", "100%", "300px"],
+                ),
+                debounce_timeout=SEARCH_DEBOUNCE_MS,
             ),
-            debounce_timeout=SEARCH_DEBOUNCE_MS,
+            rx.cond(
+                ProductsState.search_too_short,
+                rx.text(f"Type at least {MIN_SEARCH_LENGTH} characters to search.", size="1", role="status"),
+            ),
+            direction="column",
+            spacing="1",
         ),
         rx.flex(
             rx.el.label("Category", html_for="category-filter", style={"font_size": "0.9em"}),

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import io
 from dataclasses import dataclass
 from typing import Any
 
 import reflex as rx
 
-from inventory_app.domain.errors import DomainError
+from inventory_app.domain.errors import DomainError, ImportRejected
 from inventory_app.services import csv_transfer
 from inventory_app.ui.states.products import ProductsState
 from inventory_app.ui.states.session import signed_in_principal
 
 UPLOAD_ID = "products_csv"
-# Same ceiling as the REST import route.
-MAX_IMPORT_BYTES = 20_000_000
 
 
 @dataclass
@@ -28,6 +25,7 @@ class ImportErrorRow:
 
 class CsvImportState(rx.State):
     dry_run: bool = False
+    skip_invalid: bool = False
     importing: bool = False
     progress: int = 0
     has_report: bool = False
@@ -42,6 +40,17 @@ class CsvImportState(rx.State):
         self.dry_run = value
 
     @rx.event
+    def set_skip_invalid(self, value: bool):
+        self.skip_invalid = value
+
+    @rx.event
+    def file_rejected(self, rejections: list[dict[str, Any]]):
+        """The browser refused the file before sending it (too large, not a CSV); the server checks again."""
+        reasons = [e.get("message", "") for r in rejections for e in r.get("errors", [])]
+        self.message = "; ".join(r for r in reasons if r) or "This file cannot be imported."
+        self.has_report = False
+
+    @rx.event
     def start(self):
         self.importing = True
         self.progress = 0
@@ -54,7 +63,10 @@ class CsvImportState(rx.State):
 
     def _show_failure(self, error: DomainError) -> None:
         self.message = error.detail
-        self.errors = [ImportErrorRow(row="-", field=e.field, message=e.message) for e in error.errors]
+        self.errors = [
+            ImportErrorRow(row="-" if e.row is None else str(e.row), field=e.field, message=e.message)
+            for e in error.errors
+        ]
         self.has_report = True
 
     @rx.event
@@ -64,23 +76,34 @@ class CsvImportState(rx.State):
             self.importing = False
             self.message = "Choose a CSV file first."
             return
-        content = await files[0].read()
-        if len(content) > MAX_IMPORT_BYTES:
-            self.importing = False
-            self.message = f"The file is larger than {MAX_IMPORT_BYTES // 1_000_000} MB."
-            return
+        # The upload endpoint has already refused anything over the size limit as it arrived
+        # (api/body_limit.py); the file is a spooled temporary file, read by the import as a stream.
         try:
             by = await signed_in_principal(self)
             report = await asyncio.to_thread(
-                csv_transfer.import_products_csv, io.BytesIO(content), by=by, dry_run=self.dry_run
+                csv_transfer.import_products_csv,
+                files[0].file,
+                by=by,
+                dry_run=self.dry_run,
+                skip_invalid=self.skip_invalid,
             )
         except DomainError as error:
             self._show_failure(error)
             self.created = self.updated = self.unchanged = 0
+            if isinstance(error, ImportRejected):
+                self.message = (
+                    f"Nothing was imported: {len(error.errors)} problem(s) in the file. Fix them, "
+                    'or tick "Skip invalid rows" to import the valid rows only.'
+                )
         else:
             self.created, self.updated, self.unchanged = report.created, report.updated, report.unchanged
             self.errors = [ImportErrorRow(row=str(e.row), field=e.field, message=e.message) for e in report.errors]
-            self.message = "Dry run: nothing was saved." if report.dry_run else "Import finished."
+            if report.dry_run:
+                self.message = "Dry run: nothing was saved."
+            elif report.errors:
+                self.message = f"Imported the valid rows; {len(report.errors)} problem(s) skipped."
+            else:
+                self.message = "Import finished."
             self.has_report = True
         self.importing = False
         yield rx.clear_selected_files(UPLOAD_ID)

@@ -11,7 +11,7 @@ import reflex as rx
 
 from inventory_app.domain.errors import DomainError
 from inventory_app.services import products
-from inventory_app.services.products import ProductQuery
+from inventory_app.services.products import MIN_SEARCH_LENGTH, ProductQuery
 from inventory_app.ui.states.feedback import short_time
 
 PAGE_SIZE = 20
@@ -55,6 +55,7 @@ class ProductsState(rx.State):
 
     rows: list[ProductRow] = []
     count: int = 0
+    count_estimated: bool = False
     page: int = 0
     search: str = ""
     category: str = ""
@@ -75,7 +76,13 @@ class ProductsState(rx.State):
 
     @rx.var
     def count_label(self) -> str:
+        if self.count_estimated:
+            return f"about {self.count:,} products"
         return "1 product" if self.count == 1 else f"{self.count} products"
+
+    @rx.var
+    def search_too_short(self) -> bool:
+        return 0 < len(self.search.strip()) < MIN_SEARCH_LENGTH
 
     @rx.var
     def has_previous(self) -> bool:
@@ -95,7 +102,8 @@ class ProductsState(rx.State):
 
     def _query(self) -> ProductQuery:
         return ProductQuery(
-            q=self.search.strip() or None,
+            # A search too short for the index is not sent (the page says so); the list stays as it was.
+            q=self.search.strip() if len(self.search.strip()) >= MIN_SEARCH_LENGTH else None,
             category=self.category or None,
             low_stock=True if self.low_stock_only else None,
             sort=self.sort,
@@ -112,6 +120,7 @@ class ProductsState(rx.State):
                 result = await asyncio.to_thread(products.list_products, self._query())
             self.rows = [row_from_public(p) for p in result["data"]]
             self.count = result["count"]
+            self.count_estimated = result["count_estimated"]
             self.load_error = ""
         except DomainError as error:
             self.load_error = error.detail
@@ -140,6 +149,8 @@ class ProductsState(rx.State):
     @rx.event
     async def set_search(self, value: str):
         self.search = value
+        if self.search_too_short:
+            return None  # keep the current page until the search can use the index
         self.page = 0
         return ProductsState.refresh
 
