@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,7 +12,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from inventory_app.adapters.orm import Product, StockMovement
-from inventory_app.domain import events
+from inventory_app.domain import changes, events
+from inventory_app.domain.changes import PRODUCT_COLUMNS, Change, ProductState
 from inventory_app.domain.errors import (
     DuplicateSku,
     FieldError,
@@ -22,14 +23,8 @@ from inventory_app.domain.errors import (
 )
 from inventory_app.domain.identity import Principal, Role
 from inventory_app.domain.model import (
-    CREATE_FIELDS,
     EDITABLE_FIELDS,
-    alert_state_after,
-    format_price,
     has_nul,
-    is_low,
-    low_stock_warning_due,
-    quantity_after,
     validate_product_fields,
 )
 from inventory_app.services import idempotency
@@ -52,21 +47,24 @@ MIN_SEARCH_LENGTH = 3
 COUNT_EXACT_LIMIT = 10_000
 
 
-def to_public(product: Product) -> dict[str, Any]:
-    return {
-        "id": str(product.id),
-        "sku": product.sku,
-        "name": product.name,
-        "description": product.description,
-        "category": product.category,
-        "price": format_price(product.price),
-        "quantity": product.quantity,
-        "low_stock_threshold": product.low_stock_threshold,
-        "low_stock": is_low(product.quantity, product.low_stock_threshold),
-        "version": product.version,
-        "created_at": events.rfc3339(product.created_at),
-        "updated_at": events.rfc3339(product.updated_at),
-    }
+def to_public(product: Any) -> dict[str, Any]:
+    return changes.public(product)
+
+
+def _write_back(product: Product, state: ProductState) -> None:
+    """Copy a change's new state onto the ORM entity (only what differs, so the UPDATE names just that)."""
+    for name in PRODUCT_COLUMNS:
+        value = getattr(state, name)
+        if getattr(product, name) != value:
+            setattr(product, name, value)
+
+
+def _record(session: Session, change: Change) -> None:
+    """Stage a change's ledger row and events in the caller's transaction (events are validated there)."""
+    if change.movement is not None:
+        session.add(StockMovement(**asdict(change.movement)))
+    for event in change.events:
+        add_event(session, event)
 
 
 def movement_to_public(movement: StockMovement) -> dict[str, Any]:
@@ -128,23 +126,16 @@ def flush_unique(session: Session, sku: str) -> None:
         raise
 
 
+def _refuse_taken_sku(session: Session, product: Product, fields: dict[str, Any]) -> None:
+    if "sku" in fields and fields["sku"] != product.sku and _sku_taken(session, fields["sku"], product.id):
+        raise DuplicateSku(f"A product with SKU {fields['sku']} already exists.", [FieldError("sku", "already exists")])
+
+
 def _sku_taken(session: Session, sku: str, except_id: uuid.UUID | None = None) -> bool:
     query = select(Product.id).where(Product.sku == sku)
     if except_id is not None:
         query = query.where(Product.id != except_id)
     return session.execute(query).first() is not None
-
-
-def _emit_low_stock_if_due(
-    session: Session, product: Product, was_alerted: bool, cause_event_id: str, source: str
-) -> None:
-    if low_stock_warning_due(
-        was_alerted=was_alerted, quantity=product.quantity, low_stock_threshold=product.low_stock_threshold
-    ):
-        add_event(session, events.low_stock_warning(to_public(product), cause_event_id, source=source))
-    product.low_stock_alerted = alert_state_after(
-        quantity=product.quantity, low_stock_threshold=product.low_stock_threshold
-    )
 
 
 # -- create -----------------------------------------------------------------------------------------
@@ -159,19 +150,12 @@ def create_product_in(
     """
     if not sku_checked and _sku_taken(session, fields["sku"]):
         raise DuplicateSku(f"A product with SKU {fields['sku']} already exists.", [FieldError("sku", "already exists")])
-    now = now or datetime.now(UTC)
-    product = Product(
-        id=uuid.uuid4(),
-        version=1,
-        created_at=now,
-        updated_at=now,
-        low_stock_alerted=is_low(fields["quantity"], fields["low_stock_threshold"]),
-        **{k: fields[k] for k in CREATE_FIELDS},
-    )
+    change = changes.create(uuid.uuid4(), fields, now=now or datetime.now(UTC), source=source)
+    product = Product(**asdict(change.after))
     session.add(product)
     if not sku_checked:
         flush_unique(session, product.sku)
-    add_event(session, events.product_created(to_public(product), source=source))
+    _record(session, change)
     return product
 
 
@@ -290,23 +274,16 @@ def apply_changes_in(
     tracked: tuple[str, ...] = EDITABLE_FIELDS,
 ) -> dict[str, Any] | None:
     """Apply field changes to a locked product; emit ProductUpdated (+ LowStockWarning). None if no-op."""
-    before = to_public(product)
-    if "sku" in fields and fields["sku"] != product.sku and _sku_taken(session, fields["sku"], product.id):
-        raise DuplicateSku(f"A product with SKU {fields['sku']} already exists.", [FieldError("sku", "already exists")])
-    for key, value in fields.items():
-        setattr(product, key, value)
-    candidate = to_public(product)
-    changes = events.diff(before, candidate, tracked)
-    if not changes:
+    _refuse_taken_sku(session, product, fields)
+    change = changes.update(
+        ProductState.of(product), fields, reason, now=datetime.now(UTC), source=source, tracked=tracked
+    )
+    if not change.changed:
         return None
-    was_alerted = product.low_stock_alerted
-    product.version += 1
-    product.updated_at = datetime.now(UTC)
+    _write_back(product, change.after)
     flush_unique(session, product.sku)
-    after = to_public(product)
-    event = add_event(session, events.product_updated(after, changes, reason, source=source))
-    _emit_low_stock_if_due(session, product, was_alerted, event["id"], source)
-    return event
+    _record(session, change)
+    return change.events[0]
 
 
 def update_product(
@@ -334,10 +311,10 @@ def delete_product(
     with unit_of_work(engine, actor=by.actor) as session:
         product = _load(session, product_id, lock=True)
         _check_version(product, expected_version)
-        snapshot = to_public(product)
+        change = changes.delete(ProductState.of(product), source=get_settings().event_source)
         session.delete(product)
         session.flush()
-        add_event(session, events.product_deleted(snapshot, source=get_settings().event_source))
+        _record(session, change)
 
 
 # -- stock ------------------------------------------------------------------------------------------
@@ -353,28 +330,25 @@ def record_movement_in(
     extra_fields: dict[str, Any] | None = None,
 ) -> StockMovement:
     """Change a locked product's quantity by `delta`, append the ledger row and emit the events."""
-    new_quantity = quantity_after(product.quantity, delta)
-    movement = StockMovement(
-        id=uuid.uuid4(),
-        product_id=product.id,
-        delta=delta,
-        reason=reason,
-        note=note,
-        quantity_after=new_quantity,
-        created_at=datetime.now(UTC),
-        actor=actor_of(session).to_json(),
-    )
-    session.add(movement)
-    reason_data = event_reason or events.stock_adjustment_reason(str(movement.id), reason, delta)
-    apply_changes_in(
-        session,
-        product,
-        {**(extra_fields or {}), "quantity": new_quantity},
-        reason_data,
+    change = changes.adjust(
+        ProductState.of(product),
+        delta,
+        reason,
+        note,
+        now=datetime.now(UTC),
         source=source,
-        tracked=CREATE_FIELDS,
+        actor=actor_of(session).to_json(),
+        event_reason=event_reason,
+        extra_values=extra_fields,
     )
-    return movement
+    if "sku" in (extra_fields or {}) and _sku_taken(session, extra_fields["sku"], product.id):
+        raise DuplicateSku(
+            f"A product with SKU {extra_fields['sku']} already exists.", [FieldError("sku", "already exists")]
+        )
+    _write_back(product, change.after)
+    flush_unique(session, product.sku)
+    _record(session, change)
+    return change.movement
 
 
 def list_movements(

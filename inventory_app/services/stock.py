@@ -1,44 +1,34 @@
 """Stock adjustments: the hot write path, on the async psycopg pool (no ORM, no worker thread).
 
-The rules are the domain's (`validate_adjustment`, `quantity_after`, the low-stock alert state) and the
-events the same contract-checked CloudEvents as everywhere else; only the persistence differs from the
-ORM use cases: one row lock, then the product update, ledger row, outbox rows and idempotency record
-sent as one pipelined round trip, all in one transaction.
+The rules are the domain's, the same function every other path calls (`domain.changes.adjust`), and the
+events the same contract-checked CloudEvents; only the persistence differs from the ORM use cases: one
+row lock, then the product update, ledger row, outbox rows and idempotency record sent as one round
+trip, all in one transaction.
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from inventory_app.adapters.pg_pool import get_pool
-from inventory_app.domain import events
+from inventory_app.domain import changes
+from inventory_app.domain.changes import PRODUCT_COLUMNS, ProductState
 from inventory_app.domain.errors import ProductNotFound
 from inventory_app.domain.identity import Principal, Role
-from inventory_app.domain.model import (
-    CREATE_FIELDS,
-    alert_state_after,
-    low_stock_warning_due,
-    quantity_after,
-    validate_adjustment,
-)
+from inventory_app.domain.model import validate_adjustment
 from inventory_app.services import idempotency
 from inventory_app.services.products import Result, movement_to_public, parse_product_id, to_public
 from inventory_app.services.read_cache import get_read_cache
 from inventory_app.settings import get_settings
 from schemas.registry import validate_event
 
-LOCK_PRODUCT_SQL = """
-SELECT id, sku, name, description, category, price, quantity, low_stock_threshold, low_stock_alerted,
-       version, created_at, updated_at
-FROM product WHERE id = %s FOR UPDATE
-"""
+# The columns in ProductState's order: a column added there is read here too.
+LOCK_PRODUCT_SQL = f"SELECT {', '.join(PRODUCT_COLUMNS)} FROM product WHERE id = %s FOR UPDATE"
 # Everything the adjustment writes, as one statement: one round trip, and the outbox trigger fires once.
 # The events go in their list order, so the outbox ids (the relay's publishing order) follow it.
 WRITE_SQL = """
@@ -57,36 +47,6 @@ WITH updated AS (
 )
 SELECT 1
 """
-
-
-@dataclass
-class ProductRow:
-    """The locked product as read; `to_public` reads the same attributes as on the ORM entity."""
-
-    id: uuid.UUID
-    sku: str
-    name: str
-    description: str
-    category: str
-    price: Decimal
-    quantity: int
-    low_stock_threshold: int
-    low_stock_alerted: bool
-    version: int
-    created_at: datetime
-    updated_at: datetime
-
-
-@dataclass(frozen=True)
-class MovementRow:
-    id: uuid.UUID
-    product_id: uuid.UUID
-    delta: int
-    reason: str
-    note: str | None
-    quantity_after: int
-    created_at: datetime
-    actor: dict[str, Any] | None
 
 
 async def adjust_stock(
@@ -117,29 +77,19 @@ async def adjust_stock(
         row = await (await conn.execute(LOCK_PRODUCT_SQL, (pid,))).fetchone()
         if row is None:
             raise ProductNotFound(f"No product with id {pid}.")
-        product = ProductRow(*row)
-        before = to_public(product)
-        now = datetime.now(UTC)
-        movement = MovementRow(
-            uuid.uuid4(), pid, request.delta, request.reason, request.note,
-            quantity_after(product.quantity, request.delta), now, actor,
-        )  # fmt: skip
-        was_alerted = product.low_stock_alerted
-        product.quantity = movement.quantity_after
-        product.version += 1
-        product.updated_at = now
-        product.low_stock_alerted = alert_state_after(
-            quantity=product.quantity, low_stock_threshold=product.low_stock_threshold
+        change = changes.adjust(
+            ProductState(*row),
+            request.delta,
+            request.reason,
+            request.note,
+            now=datetime.now(UTC),
+            source=source,
+            actor=actor,
         )
-        after = to_public(product)
-        reason = events.stock_adjustment_reason(str(movement.id), request.reason, request.delta)
-        new_events = [events.product_updated(after, events.diff(before, after, CREATE_FIELDS), reason, source=source)]
-        if low_stock_warning_due(
-            was_alerted=was_alerted, quantity=product.quantity, low_stock_threshold=product.low_stock_threshold
-        ):
-            new_events.append(events.low_stock_warning(after, new_events[0]["id"], source=source))
-        for event in new_events:
+        product, movement = change.after, change.movement
+        for event in change.events:
             validate_event(event)  # an event outside its contract rolls the whole change back
+        after = to_public(product)
         body = {"movement": movement_to_public(movement), "product": after}
         await conn.execute(
             WRITE_SQL,
@@ -147,13 +97,13 @@ async def adjust_stock(
                 "id": pid,
                 "quantity": product.quantity,
                 "version": product.version,
-                "now": now,
+                "now": product.updated_at,
                 "alerted": product.low_stock_alerted,
                 "movement_id": movement.id,
                 "delta": movement.delta,
                 "reason": movement.reason,
                 "note": movement.note,
-                "events": Jsonb(new_events),
+                "events": Jsonb(list(change.events)),
                 "actor": Jsonb(actor),
             },
         )
