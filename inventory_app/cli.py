@@ -42,7 +42,7 @@ def demo_payload(number: int, rng: random.Random) -> dict[str, object]:
     }
 
 
-def seed(count: int, *, seed_value: int | None = None) -> tuple[int, int]:
+async def seed(count: int, *, seed_value: int | None = None) -> tuple[int, int]:
     """Create `count` demo products through the service layer; returns (created, skipped existing)."""
     rng = random.Random(seed_value)
     created = skipped = 0
@@ -52,7 +52,7 @@ def seed(count: int, *, seed_value: int | None = None) -> tuple[int, int]:
         task = progress.add_task("seed", total=count)
         for number in range(1, count + 1):
             try:
-                products.create_product(demo_payload(number, rng), by=SYSTEM)
+                await products.create_product(demo_payload(number, rng), by=SYSTEM)
                 created += 1
             except DuplicateSku:
                 skipped += 1
@@ -182,7 +182,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "seed":
         if not 1 <= args.products <= MAX_SEED_PRODUCTS:
             parser.error(f"--products must be between 1 and {MAX_SEED_PRODUCTS}")
-        created, skipped = seed(args.products, seed_value=args.seed)
+        created, skipped = run_with_pool(seed(args.products, seed_value=args.seed))
         print(f"created {created} products, skipped {skipped} existing SKUs")
         if args.demo_admin:
             demo_admin()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from sqlalchemy.exc import DBAPIError
@@ -43,7 +42,7 @@ async def _current_version(product_id: str) -> int | None:
     """The product's version now; None when it is gone, or when the database is down (the events,
     which come from DynamoDB, are still worth showing then)."""
     try:
-        return (await asyncio.to_thread(products.get_product, product_id))["version"]
+        return (await products.get_product(product_id))["version"]
     except (ProductNotFound, DBAPIError):
         return None
 

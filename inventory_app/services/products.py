@@ -7,11 +7,15 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from inventory_app.adapters import product_store
 from inventory_app.adapters.orm import Product, StockMovement
+from inventory_app.adapters.pg_pool import get_pool
 from inventory_app.domain import changes, events
 from inventory_app.domain.changes import PRODUCT_COLUMNS, Change, ProductState
 from inventory_app.domain.errors import (
@@ -28,16 +32,10 @@ from inventory_app.domain.model import (
     validate_product_fields,
 )
 from inventory_app.services import idempotency
-from inventory_app.services.unit_of_work import actor_of, add_event, unit_of_work
+from inventory_app.services.unit_of_work import AsyncUnitOfWork, actor_of, add_event, async_unit_of_work
 from inventory_app.settings import get_settings
 
-SORTABLE = {
-    "name": Product.name,
-    "sku": Product.sku,
-    "quantity": Product.quantity,
-    "price": Product.price,
-    "updated_at": Product.updated_at,
-}
+SORTABLE = product_store.SORT_COLUMNS
 MAX_PAGE_SIZE = 200
 # The trigram index answers substring searches of three characters or more; a shorter one would read the
 # whole table on every keystroke, so it is refused (the UI waits for the third character).
@@ -98,15 +96,7 @@ def parse_product_id(value: str | uuid.UUID) -> uuid.UUID:
         raise ProductNotFound(f"No product with id {value!r}.") from None
 
 
-def _load(session: Session, product_id: str | uuid.UUID, *, lock: bool) -> Product:
-    pid = parse_product_id(product_id)
-    product = session.get(Product, pid, with_for_update=lock)
-    if product is None:
-        raise ProductNotFound(f"No product with id {pid}.")
-    return product
-
-
-def _check_version(product: Product, expected_version: int | None) -> None:
+def _check_version(product: ProductState, expected_version: int | None) -> None:
     if expected_version is not None and expected_version != product.version:
         raise VersionConflict(
             f"The product is at version {product.version}, not {expected_version}: "
@@ -159,30 +149,50 @@ def create_product_in(
     return product
 
 
-def create_product(
-    payload: Any, *, by: Principal, idempotency_key: str | None = None, engine: Engine | None = None
+async def create_product(
+    payload: Any, *, by: Principal, idempotency_key: str | None = None, pool: AsyncConnectionPool | None = None
 ) -> Result:
     by.require(Role.EDITOR)
     settings = get_settings()
     fields = validate_product_fields(payload, partial=False)
-    with unit_of_work(engine, actor=by.actor) as session:
+    async with async_unit_of_work(by.actor, pool) as unit:
         body_hash = idempotency.request_hash(payload)
         scope = f"create_product:{by.user_id or 'system'}"  # keys are the caller's own
         if idempotency_key is not None:
-            stored = idempotency.lookup(session, scope, idempotency_key, body_hash)
+            stored = await idempotency.lookup_on(unit.conn, scope, idempotency_key, body_hash)
             if stored is not None:
                 return Result(stored.status, stored.body, replayed=True)
-        product = create_product_in(session, fields, source=settings.event_source)
-        body = to_public(product)
+        if await product_store.sku_taken(unit.conn, fields["sku"]):
+            raise DuplicateSku(
+                f"A product with SKU {fields['sku']} already exists.", [FieldError("sku", "already exists")]
+            )
+        change = changes.create(uuid.uuid4(), fields, now=datetime.now(UTC), source=settings.event_source)
+        await unit.record(change)
+        body = to_public(change.after)
         if idempotency_key is not None:
-            idempotency.remember(session, scope, idempotency_key, body_hash, 201, body, settings.idempotency_ttl_s)
+            await idempotency.remember_on(
+                unit.conn, scope, idempotency_key, body_hash, 201, body, settings.idempotency_ttl_s
+            )
     return Result(201, body)
 
 
+async def _locked(unit: AsyncUnitOfWork, product_id: str | uuid.UUID, expected_version: int | None) -> ProductState:
+    pid = parse_product_id(product_id)
+    product = await product_store.lock_product(unit.conn, pid)
+    if product is None:
+        raise ProductNotFound(f"No product with id {pid}.")
+    _check_version(product, expected_version)
+    return product
+
+
 # -- read -------------------------------------------------------------------------------------------
-def get_product(product_id: str | uuid.UUID, *, engine: Engine | None = None) -> dict[str, Any]:
-    with unit_of_work(engine) as session:
-        return to_public(_load(session, product_id, lock=False))
+async def get_product(product_id: str | uuid.UUID, *, pool: AsyncConnectionPool | None = None) -> dict[str, Any]:
+    pid = parse_product_id(product_id)
+    async with (pool or await get_pool()).connection() as conn:
+        product = await product_store.fetch_product(conn, pid)
+    if product is None:
+        raise ProductNotFound(f"No product with id {pid}.")
+    return to_public(product)
 
 
 @dataclass(frozen=True)
@@ -213,54 +223,28 @@ class ProductQuery:
         return self
 
 
-def _escape_like(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def list_products(query: ProductQuery, *, engine: Engine | None = None) -> dict[str, Any]:
+async def list_products(query: ProductQuery, *, pool: AsyncConnectionPool | None = None) -> dict[str, Any]:
     query = query.validated()
-    conditions = []
-    if query.q and query.q.strip():
-        haystack = func.lower(Product.sku + " " + Product.name + " " + Product.description)
-        conditions.append(haystack.like(f"%{_escape_like(query.q.strip().lower())}%", escape="\\"))
-    if query.category:
-        conditions.append(Product.category == query.category)
-    if query.low_stock is True:
-        conditions.append(Product.quantity <= Product.low_stock_threshold)
-    elif query.low_stock is False:
-        conditions.append(Product.quantity > Product.low_stock_threshold)
-    column = SORTABLE[query.sort.lstrip("-")]
-    order = column.desc() if query.sort.startswith("-") else column.asc()
-    with unit_of_work(engine) as session:
-        count, estimated = _bounded_count(session, conditions)
-        rows = session.execute(
-            select(Product).where(*conditions).order_by(order, Product.id).limit(query.limit).offset(query.offset)
-        ).scalars()
-        return {"data": [to_public(p) for p in rows], "count": count, "count_estimated": estimated}
+    q = query.q.strip() if query.q else ""
+    where = product_store.ListFilter(q=q or None, category=query.category or None, low_stock=query.low_stock)
+    async with (pool or await get_pool()).connection() as conn:
+        count, estimated = await _bounded_count(conn, where)
+        rows = await product_store.fetch_page(conn, where, query.sort, query.limit, query.offset)
+    return {"data": [to_public(p) for p in rows], "count": count, "count_estimated": estimated}
 
 
-def _bounded_count(session: Session, conditions: list[Any]) -> tuple[int, bool]:
+async def _bounded_count(conn: AsyncConnection, where: product_store.ListFilter) -> tuple[int, bool]:
     """The number of matching products, exact up to COUNT_EXACT_LIMIT, estimated above (and flagged)."""
-    matching = select(Product.id).where(*conditions)
-    capped = session.execute(
-        select(func.count()).select_from(matching.limit(COUNT_EXACT_LIMIT + 1).subquery())
-    ).scalar_one()
+    capped = await product_store.count_at_most(conn, where, COUNT_EXACT_LIMIT + 1)
     if capped <= COUNT_EXACT_LIMIT:
         return capped, False
-    compiled = matching.compile(dialect=session.get_bind().dialect)
-    with session.connection().connection.cursor() as cursor:  # EXPLAIN takes the query as SQL text
-        cursor.execute(f"EXPLAIN (FORMAT JSON) {compiled}", compiled.params)
-        plan = cursor.fetchone()[0][0]["Plan"]
     # More than the limit match, whatever the planner believes.
-    return max(int(plan["Plan Rows"]), COUNT_EXACT_LIMIT + 1), True
+    return max(await product_store.estimate_count(conn, where), COUNT_EXACT_LIMIT + 1), True
 
 
-def list_categories(*, engine: Engine | None = None, limit: int = 200) -> list[str]:
-    with unit_of_work(engine) as session:
-        rows = session.execute(
-            select(Product.category).where(Product.category != "").distinct().order_by(Product.category).limit(limit)
-        ).scalars()
-        return list(rows)
+async def list_categories(*, pool: AsyncConnectionPool | None = None, limit: int = 200) -> list[str]:
+    async with (pool or await get_pool()).connection() as conn:
+        return await product_store.fetch_categories(conn, limit)
 
 
 # -- update -----------------------------------------------------------------------------------------
@@ -286,35 +270,45 @@ def apply_changes_in(
     return change.events[0]
 
 
-def update_product(
+async def update_product(
     product_id: str | uuid.UUID,
     payload: Any,
     *,
     by: Principal,
     expected_version: int | None = None,
-    engine: Engine | None = None,
+    pool: AsyncConnectionPool | None = None,
 ) -> dict[str, Any]:
     by.require(Role.EDITOR)
     fields = validate_product_fields(payload, partial=True)
-    with unit_of_work(engine, actor=by.actor) as session:
-        product = _load(session, product_id, lock=True)
-        _check_version(product, expected_version)
-        apply_changes_in(session, product, fields, {"kind": "edit"}, source=get_settings().event_source)
-        return to_public(product)
+    async with async_unit_of_work(by.actor, pool) as unit:
+        product = await _locked(unit, product_id, expected_version)
+        if (
+            "sku" in fields
+            and fields["sku"] != product.sku
+            and await product_store.sku_taken(unit.conn, fields["sku"], product.id)
+        ):
+            raise DuplicateSku(
+                f"A product with SKU {fields['sku']} already exists.", [FieldError("sku", "already exists")]
+            )
+        change = changes.update(
+            product, fields, {"kind": "edit"}, now=datetime.now(UTC), source=get_settings().event_source
+        )
+        await unit.record(change)  # an edit that changes nothing records nothing
+        return to_public(change.after)
 
 
 # -- delete -----------------------------------------------------------------------------------------
-def delete_product(
-    product_id: str | uuid.UUID, *, by: Principal, expected_version: int | None = None, engine: Engine | None = None
+async def delete_product(
+    product_id: str | uuid.UUID,
+    *,
+    by: Principal,
+    expected_version: int | None = None,
+    pool: AsyncConnectionPool | None = None,
 ) -> None:
     by.require(Role.EDITOR)
-    with unit_of_work(engine, actor=by.actor) as session:
-        product = _load(session, product_id, lock=True)
-        _check_version(product, expected_version)
-        change = changes.delete(ProductState.of(product), source=get_settings().event_source)
-        session.delete(product)
-        session.flush()
-        _record(session, change)
+    async with async_unit_of_work(by.actor, pool) as unit:
+        product = await _locked(unit, product_id, expected_version)
+        await unit.record(changes.delete(product, source=get_settings().event_source))
 
 
 # -- stock ------------------------------------------------------------------------------------------
@@ -351,8 +345,8 @@ def record_movement_in(
     return change.movement
 
 
-def list_movements(
-    product_id: str | uuid.UUID, *, limit: int = 50, offset: int = 0, engine: Engine | None = None
+async def list_movements(
+    product_id: str | uuid.UUID, *, limit: int = 50, offset: int = 0, pool: AsyncConnectionPool | None = None
 ) -> dict[str, Any]:
     errors = []
     if not 1 <= limit <= MAX_PAGE_SIZE:
@@ -361,19 +355,12 @@ def list_movements(
         errors.append(FieldError("offset", "must be >= 0"))
     if errors:
         raise ValidationFailed("Invalid list parameters.", errors)
-    with unit_of_work(engine) as session:
+    pid = parse_product_id(product_id)
+    async with (pool or await get_pool()).connection() as conn:
+        count = await product_store.count_movements(conn, pid)
         # A deleted product's ledger stays readable (who moved what before it went); only an id that
         # never had a product answers 404.
-        pid = parse_product_id(product_id)
-        where = StockMovement.product_id == pid
-        count = session.execute(select(func.count()).select_from(StockMovement).where(where)).scalar_one()
-        if count == 0:
-            _load(session, pid, lock=False)
-        rows = session.execute(
-            select(StockMovement)
-            .where(where)
-            .order_by(StockMovement.created_at.desc(), StockMovement.id)
-            .limit(limit)
-            .offset(offset)
-        ).scalars()
-        return {"data": [movement_to_public(m) for m in rows], "count": count}
+        if count == 0 and not await product_store.product_exists(conn, pid):
+            raise ProductNotFound(f"No product with id {pid}.")
+        rows = await product_store.fetch_movements(conn, pid, limit, offset)
+    return {"data": [movement_to_public(m) for m in rows], "count": count}

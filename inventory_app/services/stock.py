@@ -15,9 +15,9 @@ from typing import Any
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
+from inventory_app.adapters import product_store
 from inventory_app.adapters.pg_pool import get_pool
 from inventory_app.domain import changes
-from inventory_app.domain.changes import PRODUCT_COLUMNS, ProductState
 from inventory_app.domain.errors import ProductNotFound
 from inventory_app.domain.identity import Principal, Role
 from inventory_app.domain.model import validate_adjustment
@@ -27,8 +27,6 @@ from inventory_app.services.read_cache import get_read_cache
 from inventory_app.settings import get_settings
 from schemas.registry import validate_event
 
-# The columns in ProductState's order: a column added there is read here too.
-LOCK_PRODUCT_SQL = f"SELECT {', '.join(PRODUCT_COLUMNS)} FROM product WHERE id = %s FOR UPDATE"
 # Everything the adjustment writes, as one statement: one round trip, and the outbox trigger fires once.
 # The events go in their list order, so the outbox ids (the relay's publishing order) follow it.
 WRITE_SQL = """
@@ -74,11 +72,11 @@ async def adjust_stock(
             if stored is not None:
                 return Result(stored.status, stored.body, replayed=True)
         # The row lock serialises concurrent adjustments: no lost update, one ledger row each.
-        row = await (await conn.execute(LOCK_PRODUCT_SQL, (pid,))).fetchone()
-        if row is None:
+        product = await product_store.lock_product(conn, pid)
+        if product is None:
             raise ProductNotFound(f"No product with id {pid}.")
         change = changes.adjust(
-            ProductState(*row),
+            product,
             request.delta,
             request.reason,
             request.note,

@@ -1,17 +1,26 @@
-"""The unit of work: one transaction per use case, with helpers to record outbox events in it."""
+"""The unit of work: one transaction per use case, recording each change with its outbox events.
+
+`async_unit_of_work` (psycopg pool) is the product use cases' path; `unit_of_work` (ORM session in a thread)
+remains for the CSV import and the identity use cases until they move too.
+"""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from inventory_app.adapters import product_store
 from inventory_app.adapters.db import get_engine, session_scope
 from inventory_app.adapters.orm import OutboxEvent
+from inventory_app.adapters.pg_pool import get_pool
+from inventory_app.domain.changes import Change
 from inventory_app.domain.identity import Actor
 from inventory_app.services.read_cache import get_read_cache
 from schemas.registry import validate_event
@@ -61,3 +70,33 @@ def unit_of_work(engine: Engine | None = None, *, actor: Actor | None = None) ->
     # subjects are exactly the products to drop; the NOTIFY does the same for the other processes.
     if changed:
         get_read_cache().invalidate(changed)
+
+
+class AsyncUnitOfWork:
+    """One transaction on a pooled psycopg connection, acting for `actor`; `record` stages a domain change."""
+
+    def __init__(self, conn: AsyncConnection, actor: Actor) -> None:
+        self.conn = conn
+        self.actor = actor
+        self.changed: set[str] = set()
+
+    async def record(self, change: Change) -> None:
+        """Validate the change's events against the contract, then write its rows and outbox rows.
+
+        An event that leaves its schema raises before anything is written, and the transaction rolls
+        back: a row never commits without its event, nor an event without its row.
+        """
+        for event in change.events:
+            validate_event(event)
+        await product_store.write_change(self.conn, change, self.actor.to_json())
+        self.changed.update(event["subject"] for event in change.events)
+
+
+@asynccontextmanager
+async def async_unit_of_work(actor: Actor, pool: AsyncConnectionPool | None = None) -> AsyncIterator[AsyncUnitOfWork]:
+    """Begin; the caller locks, applies a domain change and records it; commit; then invalidate the caches."""
+    async with (pool or await get_pool()).connection() as conn, conn.transaction():
+        unit = AsyncUnitOfWork(conn, actor)
+        yield unit
+    if unit.changed:
+        get_read_cache().invalidate(unit.changed)

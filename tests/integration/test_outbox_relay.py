@@ -13,7 +13,7 @@ from sqlalchemy import text
 
 from inventory_app.adapters.outbox import ClaimedRow, OutboxRelay, drop_blocked, psycopg_url
 from inventory_app.services import products
-from tests.support import TEST_EDITOR, adjust_stock, read_topic, run_async
+from tests.support import TEST_EDITOR, adjust_stock, call_async_service, read_topic, run_async
 
 
 def test_rows_of_a_product_held_by_another_relay_block_its_later_rows() -> None:
@@ -29,8 +29,10 @@ def test_rows_of_a_product_held_by_another_relay_block_its_later_rows() -> None:
 def test_two_relays_racing_on_one_outbox_publish_every_event_exactly_once(settings, engine, topics) -> None:
     run = uuid.uuid4().hex[:8]
     created = [
-        products.create_product(
-            {"sku": f"RACE-{n}-{run}", "name": "Race", "price": "1.00", "quantity": 5}, by=TEST_EDITOR
+        call_async_service(
+            products.create_product,
+            {"sku": f"RACE-{n}-{run}", "name": "Race", "price": "1.00", "quantity": 5},
+            by=TEST_EDITOR,
         )
         for n in range(20)
     ]

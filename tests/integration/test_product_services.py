@@ -30,7 +30,7 @@ from tests.integration.helpers import (
     outbox_events,
     unique_sku,
 )
-from tests.support import TEST_EDITOR, adjust_stock
+from tests.support import TEST_EDITOR, adjust_stock, call_async_service
 
 HEADER = "sku,name,description,category,price,quantity,low_stock_threshold\n"
 
@@ -39,7 +39,7 @@ HEADER = "sku,name,description,category,price,quantity,low_stock_threshold\n"
 def make_product(engine):
     def make(**fields) -> dict:
         payload = {"sku": unique_sku(), "name": "Test widget", "price": "9.99", **fields}
-        return svc.create_product(payload, by=TEST_EDITOR, engine=engine).body
+        return call_async_service(svc.create_product, payload, by=TEST_EDITOR).body
 
     return make
 
@@ -66,10 +66,10 @@ def assert_all_events_valid(engine, product_id: str) -> None:
 
 # -- one event per change -----------------------------------------------------------------------------
 def test_creating_a_product_writes_one_valid_product_created_event(engine) -> None:
-    result = svc.create_product(
+    result = call_async_service(
+        svc.create_product,
         {"sku": unique_sku().lower(), "name": "Blue widget", "price": "12.5", "quantity": 40},
         by=TEST_EDITOR,
-        engine=engine,
     )
     assert result.status == 201
     assert result.body["sku"] == result.body["sku"].upper()
@@ -81,7 +81,7 @@ def test_creating_a_product_writes_one_valid_product_created_event(engine) -> No
 
 def test_updating_a_product_writes_one_valid_product_updated_event_with_the_changes(engine, make_product) -> None:
     product = make_product(name="Old name")
-    updated = svc.update_product(product["id"], {"name": "New name", "price": "1"}, by=TEST_EDITOR, engine=engine)
+    updated = call_async_service(svc.update_product, product["id"], {"name": "New name", "price": "1"}, by=TEST_EDITOR)
     assert updated["version"] == 2
     stored = outbox_events(engine, product["id"])
     assert [e["type"] for e in stored] == [events.PRODUCT_CREATED, events.PRODUCT_UPDATED]
@@ -96,19 +96,19 @@ def test_updating_a_product_writes_one_valid_product_updated_event_with_the_chan
 
 def test_an_update_that_changes_nothing_writes_no_event_and_keeps_the_version(engine, make_product) -> None:
     product = make_product(name="Same")
-    assert svc.update_product(product["id"], {"name": "Same"}, by=TEST_EDITOR, engine=engine)["version"] == 1
+    assert call_async_service(svc.update_product, product["id"], {"name": "Same"}, by=TEST_EDITOR)["version"] == 1
     assert event_types(engine, product["id"]) == [events.PRODUCT_CREATED]
 
 
 def test_deleting_a_product_writes_one_valid_product_deleted_event(engine, make_product) -> None:
     product = make_product()
-    svc.delete_product(product["id"], by=TEST_EDITOR, engine=engine)
+    call_async_service(svc.delete_product, product["id"], by=TEST_EDITOR)
     stored = outbox_events(engine, product["id"])
     assert [e["type"] for e in stored] == [events.PRODUCT_CREATED, events.PRODUCT_DELETED]
     validate_event(stored[1])
     assert stored[1]["data"]["product"] == product
     with pytest.raises(ProductNotFound):
-        svc.get_product(product["id"], engine=engine)
+        call_async_service(svc.get_product, product["id"])
 
 
 def test_adjusting_stock_writes_one_ledger_row_and_one_valid_product_updated_event(engine, make_product) -> None:
@@ -160,7 +160,7 @@ def test_staying_low_does_not_warn_again_but_recovering_re_arms_the_warning(engi
 
 def test_raising_the_threshold_above_the_quantity_warns(engine, make_product) -> None:
     product = make_product(quantity=8, low_stock_threshold=5)
-    svc.update_product(product["id"], {"low_stock_threshold": 8}, by=TEST_EDITOR, engine=engine)
+    call_async_service(svc.update_product, product["id"], {"low_stock_threshold": 8}, by=TEST_EDITOR)
     assert event_types(engine, product["id"]) == [
         events.PRODUCT_CREATED,
         events.PRODUCT_UPDATED,
@@ -182,7 +182,7 @@ def test_a_duplicate_sku_on_create_leaves_neither_row_nor_event(engine, make_pro
     sku = product["sku"]
     events_before = count_outbox_events_for_sku(engine, sku)
     with pytest.raises(DuplicateSku) as caught:
-        svc.create_product({"sku": sku.lower(), "name": "Copy", "price": "1"}, by=TEST_EDITOR, engine=engine)
+        call_async_service(svc.create_product, {"sku": sku.lower(), "name": "Copy", "price": "1"}, by=TEST_EDITOR)
     assert [e.field for e in caught.value.errors] == ["sku"]
     assert count_products_with_sku(engine, sku) == 1
     assert count_outbox_events_for_sku(engine, sku) == events_before
@@ -191,8 +191,8 @@ def test_a_duplicate_sku_on_create_leaves_neither_row_nor_event(engine, make_pro
 def test_renaming_onto_a_taken_sku_leaves_both_products_and_events_unchanged(engine, make_product) -> None:
     first, second = make_product(), make_product()
     with pytest.raises(DuplicateSku):
-        svc.update_product(second["id"], {"sku": first["sku"]}, by=TEST_EDITOR, engine=engine)
-    assert svc.get_product(second["id"], engine=engine) == second
+        call_async_service(svc.update_product, second["id"], {"sku": first["sku"]}, by=TEST_EDITOR)
+    assert call_async_service(svc.get_product, second["id"]) == second
     assert event_types(engine, second["id"]) == [events.PRODUCT_CREATED]
 
 
@@ -201,26 +201,28 @@ def test_insufficient_stock_leaves_quantity_ledger_and_outbox_unchanged(engine, 
     with pytest.raises(InsufficientStock) as caught:
         adjust_stock(product["id"], {"delta": -4, "reason": "sold"})
     assert [e.field for e in caught.value.errors] == ["delta"]
-    assert svc.get_product(product["id"], engine=engine) == product
+    assert call_async_service(svc.get_product, product["id"]) == product
     assert movement_count(engine, product["id"]) == 0
     assert event_types(engine, product["id"]) == [events.PRODUCT_CREATED]
 
 
 def test_a_stale_version_on_update_raises_version_conflict_and_changes_nothing(engine, make_product) -> None:
     product = make_product(name="Original")
-    svc.update_product(product["id"], {"name": "Second"}, by=TEST_EDITOR, engine=engine)
+    call_async_service(svc.update_product, product["id"], {"name": "Second"}, by=TEST_EDITOR)
     with pytest.raises(VersionConflict):
-        svc.update_product(product["id"], {"name": "Lost update"}, expected_version=1, by=TEST_EDITOR, engine=engine)
-    current = svc.get_product(product["id"], engine=engine)
+        call_async_service(
+            svc.update_product, product["id"], {"name": "Lost update"}, expected_version=1, by=TEST_EDITOR
+        )
+    current = call_async_service(svc.get_product, product["id"])
     assert (current["name"], current["version"]) == ("Second", 2)
     assert event_types(engine, product["id"]) == [events.PRODUCT_CREATED, events.PRODUCT_UPDATED]
 
 
 def test_a_stale_version_on_delete_raises_version_conflict_and_keeps_the_product(engine, make_product) -> None:
     product = make_product()
-    svc.update_product(product["id"], {"name": "Second"}, by=TEST_EDITOR, engine=engine)
+    call_async_service(svc.update_product, product["id"], {"name": "Second"}, by=TEST_EDITOR)
     with pytest.raises(VersionConflict):
-        svc.delete_product(product["id"], expected_version=1, by=TEST_EDITOR, engine=engine)
+        call_async_service(svc.delete_product, product["id"], expected_version=1, by=TEST_EDITOR)
     assert count_products_with_sku(engine, product["sku"]) == 1
     assert event_types(engine, product["id"]) == [events.PRODUCT_CREATED, events.PRODUCT_UPDATED]
 
@@ -228,7 +230,7 @@ def test_a_stale_version_on_delete_raises_version_conflict_and_keeps_the_product
 def test_the_current_version_lets_an_update_through(engine, make_product) -> None:
     product = make_product()
     assert (
-        svc.update_product(product["id"], {"name": "Next"}, expected_version=1, by=TEST_EDITOR, engine=engine)[
+        call_async_service(svc.update_product, product["id"], {"name": "Next"}, expected_version=1, by=TEST_EDITOR)[
             "version"
         ]
         == 2
@@ -246,18 +248,18 @@ def test_an_adjustment_past_a_billion_is_refused_as_invalid_instead_of_overflowi
 def test_a_nul_character_in_text_is_refused_as_invalid_instead_of_failing_in_the_database(engine, make_product) -> None:
     product = make_product()
     with pytest.raises(ValidationFailed):
-        svc.update_product(product["id"], {"description": "a\x00b"}, by=TEST_EDITOR, engine=engine)
+        call_async_service(svc.update_product, product["id"], {"description": "a\x00b"}, by=TEST_EDITOR)
     with pytest.raises(ValidationFailed):
-        svc.list_products(svc.ProductQuery(q="a\x00"), engine=engine)
+        call_async_service(svc.list_products, svc.ProductQuery(q="a\x00"))
 
 
 def test_a_search_shorter_than_the_trigram_index_is_refused_naming_q(engine) -> None:
     for short in ("a", "ab", "  ab  "):
         with pytest.raises(ValidationFailed) as caught:
-            svc.list_products(svc.ProductQuery(q=short), engine=engine)
+            call_async_service(svc.list_products, svc.ProductQuery(q=short))
         assert [e.field for e in caught.value.errors] == ["q"]
-    svc.list_products(svc.ProductQuery(q="   "), engine=engine)  # blank: no search
-    svc.list_products(svc.ProductQuery(q="a b"), engine=engine)
+    call_async_service(svc.list_products, svc.ProductQuery(q="   "))  # blank: no search
+    call_async_service(svc.list_products, svc.ProductQuery(q="a b"))
 
 
 def test_a_list_counts_exactly_up_to_the_limit_and_estimates_above_it(engine, make_product, monkeypatch) -> None:
@@ -265,9 +267,9 @@ def test_a_list_counts_exactly_up_to_the_limit_and_estimates_above_it(engine, ma
     for i in range(8):
         make_product(name=f"{token} item {i}", category=f"cat-{token}" if i < 3 else "")
     monkeypatch.setattr(svc, "COUNT_EXACT_LIMIT", 5)
-    few = svc.list_products(svc.ProductQuery(category=f"cat-{token}"), engine=engine)
+    few = call_async_service(svc.list_products, svc.ProductQuery(category=f"cat-{token}"))
     assert (few["count"], few["count_estimated"]) == (3, False)
-    many = svc.list_products(svc.ProductQuery(q=token, limit=2), engine=engine)
+    many = call_async_service(svc.list_products, svc.ProductQuery(q=token, limit=2))
     # More than the limit match: the answer says so, and never reports fewer than the limit + 1.
     assert many["count_estimated"] is True
     assert many["count"] >= 6
@@ -285,7 +287,7 @@ def test_fifty_parallel_adjustments_lose_no_update(engine, make_product) -> None
     with ThreadPoolExecutor(max_workers=50) as pool:
         results = list(pool.map(adjust, deltas))
 
-    assert svc.get_product(product["id"], engine=engine)["quantity"] == 100 + sum(deltas)
+    assert call_async_service(svc.get_product, product["id"])["quantity"] == 100 + sum(deltas)
     assert movement_count(engine, product["id"]) == 50
     updates = [e for e in outbox_events(engine, product["id"]) if e["type"] == events.PRODUCT_UPDATED]
     assert len(updates) == 50
@@ -299,8 +301,10 @@ def test_replaying_a_create_with_the_same_key_and_body_returns_the_first_respons
 ) -> None:
     payload = {"sku": unique_sku(), "name": "Once", "price": "1"}
     key = str(uuid.uuid4())
-    first = svc.create_product(payload, idempotency_key=key, by=TEST_EDITOR, engine=engine)
-    replay = svc.create_product(dict(reversed(payload.items())), idempotency_key=key, by=TEST_EDITOR, engine=engine)
+    first = call_async_service(svc.create_product, payload, idempotency_key=key, by=TEST_EDITOR)
+    replay = call_async_service(
+        svc.create_product, dict(reversed(payload.items())), idempotency_key=key, by=TEST_EDITOR
+    )
     assert (replay.status, replay.body, replay.replayed) == (201, first.body, True)
     assert count_products_with_sku(engine, payload["sku"].upper()) == 1
     assert event_types(engine, first.body["id"]) == [events.PRODUCT_CREATED]
@@ -308,13 +312,13 @@ def test_replaying_a_create_with_the_same_key_and_body_returns_the_first_respons
 
 def test_reusing_a_create_key_with_another_body_raises_idempotency_key_reused(engine) -> None:
     key = str(uuid.uuid4())
-    svc.create_product(
-        {"sku": unique_sku(), "name": "A", "price": "1"}, idempotency_key=key, by=TEST_EDITOR, engine=engine
+    call_async_service(
+        svc.create_product, {"sku": unique_sku(), "name": "A", "price": "1"}, idempotency_key=key, by=TEST_EDITOR
     )
     other_sku = unique_sku()
     with pytest.raises(IdempotencyKeyReused):
-        svc.create_product(
-            {"sku": other_sku, "name": "B", "price": "1"}, idempotency_key=key, by=TEST_EDITOR, engine=engine
+        call_async_service(
+            svc.create_product, {"sku": other_sku, "name": "B", "price": "1"}, idempotency_key=key, by=TEST_EDITOR
         )
     assert count_products_with_sku(engine, other_sku) == 0
 
@@ -325,7 +329,7 @@ def test_replaying_an_adjustment_with_the_same_key_applies_it_once(engine, make_
     first = adjust_stock(product["id"], {"delta": -2, "reason": "sold"}, idempotency_key=key)
     replay = adjust_stock(product["id"], {"delta": -2, "reason": "sold"}, idempotency_key=key)
     assert (replay.body, replay.replayed) == (first.body, True)
-    assert svc.get_product(product["id"], engine=engine)["quantity"] == 8
+    assert call_async_service(svc.get_product, product["id"])["quantity"] == 8
     assert movement_count(engine, product["id"]) == 1
     assert event_types(engine, product["id"]) == [events.PRODUCT_CREATED, events.PRODUCT_UPDATED]
 
@@ -336,7 +340,7 @@ def test_reusing_an_adjustment_key_with_another_body_raises_idempotency_key_reus
     adjust_stock(product["id"], {"delta": -2, "reason": "sold"}, idempotency_key=key)
     with pytest.raises(IdempotencyKeyReused):
         adjust_stock(product["id"], {"delta": -3, "reason": "sold"}, idempotency_key=key)
-    assert svc.get_product(product["id"], engine=engine)["quantity"] == 8
+    assert call_async_service(svc.get_product, product["id"])["quantity"] == 8
 
 
 # -- CSV import and export ---------------------------------------------------------------------------
@@ -391,7 +395,7 @@ def test_an_import_dry_run_reports_counts_but_writes_nothing(engine, sku_prefix,
     )
     assert (report.created, report.updated, report.dry_run) == (1, 1, True)
     assert count_products_with_sku(engine, f"{sku_prefix}-NEW") == 0
-    assert svc.get_product(existing["id"], engine=engine) == existing
+    assert call_async_service(svc.get_product, existing["id"]) == existing
     assert event_types(engine, existing["id"]) == [events.PRODUCT_CREATED]
 
 
@@ -469,7 +473,7 @@ def test_an_import_changing_the_quantity_records_a_correction_in_the_ledger(engi
     csv_transfer.import_products_csv(
         csv_bytes(f"{product['sku']},Test widget,,,9.99,12,0"), by=TEST_EDITOR, engine=engine
     )
-    movements = svc.list_movements(product["id"], engine=engine)["data"]
+    movements = call_async_service(svc.list_movements, product["id"])["data"]
     assert [(m["delta"], m["reason"], m["quantity_after"]) for m in movements] == [(7, "correction", 12)]
     assert event_types(engine, product["id"]) == [events.PRODUCT_CREATED, events.PRODUCT_UPDATED]
 

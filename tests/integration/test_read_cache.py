@@ -13,7 +13,7 @@ from inventory_app.adapters.change_feed import ProductChangeFeed
 from inventory_app.adapters.outbox import psycopg_url
 from inventory_app.services import products
 from inventory_app.services.read_cache import CachedResponse, ReadCache
-from tests.support import TEST_EDITOR, run_async
+from tests.support import TEST_EDITOR, call_async_service, run_async
 
 
 def new_product(api: httpx.Client, quantity: int = 10) -> dict:
@@ -57,8 +57,10 @@ def test_the_change_feed_drops_a_product_when_any_session_commits_a_change(setti
             await asyncio.gather(task, return_exceptions=True)
 
     # Make sure one product exists (the suite may run this test first).
-    products.create_product(
-        {"sku": f"CACHE-{uuid.uuid4().hex[:10]}", "name": "Cached", "price": "1.00"}, by=TEST_EDITOR
+    call_async_service(
+        products.create_product,
+        {"sku": f"CACHE-{uuid.uuid4().hex[:10]}", "name": "Cached", "price": "1.00"},
+        by=TEST_EDITOR,
     )
     kept_after_rollback, dropped_after_commit = run_async(scenario())
     assert kept_after_rollback, "a rolled back change must not invalidate"
@@ -70,7 +72,7 @@ def test_the_api_serves_a_change_made_outside_the_app_process_within_a_second(ap
     for _ in range(3):  # warm every worker's cache that this connection may reach
         assert api.get(f"/api/products/{product['id']}").json()["version"] == 1
     # Another process (this test, through the service layer) changes the product; the app hears only the NOTIFY.
-    products.update_product(product["id"], {"name": "Renamed elsewhere"}, by=TEST_EDITOR)
+    call_async_service(products.update_product, product["id"], {"name": "Renamed elsewhere"}, by=TEST_EDITOR)
     deadline = time.monotonic() + 1.0
     while True:
         body = api.get(f"/api/products/{product['id']}").json()
@@ -187,8 +189,10 @@ def test_a_cut_listener_connection_turns_the_cache_off_until_it_listens_again(se
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
 
-    products.create_product(
-        {"sku": f"CACHE-{uuid.uuid4().hex[:10]}", "name": "Cached", "price": "1.00"}, by=TEST_EDITOR
+    call_async_service(
+        products.create_product,
+        {"sku": f"CACHE-{uuid.uuid4().hex[:10]}", "name": "Cached", "price": "1.00"},
+        by=TEST_EDITOR,
     )
     went_off, back_on, dropped = run_async(scenario())
     assert went_off, "the cache kept serving after its listener died"

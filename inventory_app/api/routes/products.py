@@ -71,7 +71,7 @@ async def list_products(
     # Stored under the exact query string it answers; `api/cached_reads.py` serves the repeats.
     cache = get_read_cache()
     token = cache.token()
-    encoded = encode(await run_in_threadpool(products.list_products, query))
+    encoded = encode(await products.list_products(query))
     cache.put_list(request.scope["query_string"], CachedResponse(encoded), token)
     return raw_json_response(encoded, {"X-Cache": "miss"})
 
@@ -80,7 +80,7 @@ async def list_products(
 async def create_product(request: Request, idempotency_key: IdempotencyKeyHeader = None) -> Response:
     principal = _editor(request)
     payload = await read_json_body(request)
-    result = await run_in_threadpool(products.create_product, payload, by=principal, idempotency_key=idempotency_key)
+    result = await products.create_product(payload, by=principal, idempotency_key=idempotency_key)
     response = _product_response(result.body, result.status, location=True)
     if result.replayed:
         response.headers["Idempotent-Replayed"] = "true"
@@ -157,7 +157,7 @@ async def get_product(product_id: str) -> Response:
     if key is not None and (hit := cache.get_product(key)) is not None:
         return raw_json_response(hit.body, {"ETag": hit.etag or "", "X-Cache": "hit"})
     token = cache.token()
-    body = await run_in_threadpool(products.get_product, product_id)
+    body = await products.get_product(product_id)
     cached = CachedResponse(encode(body), etag(body["version"]))
     if key is not None:
         cache.put_product(key, cached, token)
@@ -169,9 +169,7 @@ async def update_product(product_id: str, request: Request, if_match: IfMatchHea
     principal = _editor(request)
     expected = parse_if_match(if_match)
     payload = await read_json_body(request)
-    body = await run_in_threadpool(
-        products.update_product, product_id, payload, by=principal, expected_version=expected
-    )
+    body = await products.update_product(product_id, payload, by=principal, expected_version=expected)
     return _product_response(body, 200)
 
 
@@ -179,7 +177,7 @@ async def update_product(product_id: str, request: Request, if_match: IfMatchHea
 async def delete_product(product_id: str, request: Request, if_match: IfMatchHeader = None) -> Response:
     principal = _editor(request)
     expected = parse_if_match(if_match)
-    await run_in_threadpool(products.delete_product, product_id, by=principal, expected_version=expected)
+    await products.delete_product(product_id, by=principal, expected_version=expected)
     return Response(status_code=204)
 
 
@@ -200,4 +198,4 @@ async def list_movements(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> Response:
-    return json_response(await run_in_threadpool(products.list_movements, product_id, limit=limit, offset=offset))
+    return json_response(await products.list_movements(product_id, limit=limit, offset=offset))

@@ -107,7 +107,7 @@ class ProductDetailState(rx.State):
 
     async def _fetch_product(self) -> None:
         try:
-            public = await asyncio.to_thread(products.get_product, self.product_id)
+            public = await products.get_product(self.product_id)
         except DomainError as error:
             self.found = False
             self.not_found_message = error.detail
@@ -119,8 +119,7 @@ class ProductDetailState(rx.State):
 
     async def _fetch_movements(self) -> None:
         try:
-            page = await asyncio.to_thread(
-                products.list_movements,
+            page = await products.list_movements(
                 self.product_id,
                 limit=MOVEMENTS_PAGE_SIZE,
                 offset=self.movements_page * MOVEMENTS_PAGE_SIZE,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import reflex as rx
@@ -70,7 +69,7 @@ class ProductFormState(rx.State):
         self.product_id = product_id
         self._reset_feedback()
         try:
-            self._show(await asyncio.to_thread(products.get_product, product_id))
+            self._show(await products.get_product(product_id))
         except ProductNotFound as error:
             self.form_error = error.detail
         self.is_open = True
@@ -83,7 +82,7 @@ class ProductFormState(rx.State):
     async def reload_latest(self):
         """After a conflict: show the product as it is now, so the user can redo the edit on top of it."""
         try:
-            self._show(await asyncio.to_thread(products.get_product, self.product_id))
+            self._show(await products.get_product(self.product_id))
             self._reset_feedback()
         except ProductNotFound as error:
             self.conflict = False
@@ -114,11 +113,9 @@ class ProductFormState(rx.State):
         try:
             by = await signed_in_principal(self)
             if self.is_edit:
-                await asyncio.to_thread(
-                    products.update_product, self.product_id, payload, by=by, expected_version=self.version
-                )
+                await products.update_product(self.product_id, payload, by=by, expected_version=self.version)
             else:
-                await asyncio.to_thread(products.create_product, payload, by=by)
+                await products.create_product(payload, by=by)
         except VersionConflict:
             self.conflict = True
             self.form_error = CONFLICT_MESSAGE
@@ -164,10 +161,10 @@ class DeleteProductState(rx.State):
         yield
         try:
             by = await signed_in_principal(self)
-            await asyncio.to_thread(products.delete_product, self.product_id, by=by, expected_version=self.version)
+            await products.delete_product(self.product_id, by=by, expected_version=self.version)
         except VersionConflict:
             # Take the new version so a second, informed confirm can go through.
-            latest = await asyncio.to_thread(products.get_product, self.product_id)
+            latest = await products.get_product(self.product_id)
             self.version = latest["version"]
             self.error = f"{CONFLICT_MESSAGE} Check it and confirm again."
         except DomainError as error:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -113,11 +112,11 @@ class ProductsState(rx.State):
 
     async def _fetch(self) -> None:
         try:
-            result = await asyncio.to_thread(products.list_products, self._query())
+            result = await products.list_products(self._query())
             # A delete or a narrower filter can leave us past the last page: step back to the last one.
             if not result["data"] and self.page > 0 and result["count"] > 0:
                 self.page = max(0, math.ceil(result["count"] / PAGE_SIZE) - 1)
-                result = await asyncio.to_thread(products.list_products, self._query())
+                result = await products.list_products(self._query())
             self.rows = [row_from_public(p) for p in result["data"]]
             self.count = result["count"]
             self.count_estimated = result["count_estimated"]
@@ -130,7 +129,7 @@ class ProductsState(rx.State):
         """on_load: categories for the filter, then the first page."""
         self.loading = True
         yield
-        self.categories = await asyncio.to_thread(products.list_categories)
+        self.categories = await products.list_categories()
         await self._fetch()
         self.loading = False
 
@@ -143,7 +142,7 @@ class ProductsState(rx.State):
 
     @rx.event
     async def refresh_with_categories(self):
-        self.categories = await asyncio.to_thread(products.list_categories)
+        self.categories = await products.list_categories()
         await self._fetch()
 
     @rx.event

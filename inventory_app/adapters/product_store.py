@@ -1,0 +1,175 @@
+"""Products in PostgreSQL, on the async psycopg pool: the SQL of the product reads, in one place.
+
+Plain SQL with typed row factories rather than the ORM: a product read is one statement whose rows map
+straight onto the domain's `ProductState` (positional, in `PRODUCT_COLUMNS` order), with no session,
+identity map or worker thread in between. SQLModel still defines the tables and Alembic migrates them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from psycopg import AsyncConnection
+from psycopg.errors import UniqueViolation
+from psycopg.rows import args_row
+from psycopg.types.json import Jsonb
+
+from inventory_app.domain.changes import PRODUCT_COLUMNS, Change, Movement, ProductState
+from inventory_app.domain.errors import DuplicateSku, FieldError
+
+COLUMNS = ", ".join(PRODUCT_COLUMNS)
+# The expression the trigram index (ix_product_search_trgm) is built on: a search must use it verbatim.
+SEARCH_EXPRESSION = "lower(sku || ' ' || name || ' ' || description)"
+# Sort keys the API accepts, mapped to columns: only these strings ever reach ORDER BY.
+SORT_COLUMNS = {"name": "name", "sku": "sku", "quantity": "quantity", "price": "price", "updated_at": "updated_at"}
+
+
+@dataclass(frozen=True)
+class ListFilter:
+    """A product list's WHERE clause with its parameters (validated by the service before it gets here)."""
+
+    q: str | None = None
+    category: str | None = None
+    low_stock: bool | None = None
+
+    def sql(self) -> tuple[str, dict[str, Any]]:
+        clauses: list[str] = []
+        params: dict[str, Any] = {}
+        if self.q:
+            escaped = self.q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            clauses.append(f"{SEARCH_EXPRESSION} LIKE %(q)s ESCAPE '\\'")
+            params["q"] = f"%{escaped}%"
+        if self.category:
+            clauses.append("category = %(category)s")
+            params["category"] = self.category
+        if self.low_stock is True:
+            clauses.append("quantity <= low_stock_threshold")
+        elif self.low_stock is False:
+            clauses.append("quantity > low_stock_threshold")
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+async def fetch_product(conn: AsyncConnection, product_id: uuid.UUID) -> ProductState | None:
+    cursor = conn.cursor(row_factory=args_row(ProductState))
+    await cursor.execute(f"SELECT {COLUMNS} FROM product WHERE id = %s", (product_id,))
+    return await cursor.fetchone()
+
+
+async def product_exists(conn: AsyncConnection, product_id: uuid.UUID) -> bool:
+    cursor = await conn.execute("SELECT 1 FROM product WHERE id = %s", (product_id,))
+    return await cursor.fetchone() is not None
+
+
+async def fetch_page(
+    conn: AsyncConnection, where: ListFilter, sort: str, limit: int, offset: int
+) -> list[ProductState]:
+    clause, params = where.sql()
+    column = SORT_COLUMNS[sort.lstrip("-")]
+    direction = "DESC" if sort.startswith("-") else "ASC"
+    cursor = conn.cursor(row_factory=args_row(ProductState))
+    await cursor.execute(
+        f"SELECT {COLUMNS} FROM product{clause} ORDER BY {column} {direction}, id LIMIT %(limit)s OFFSET %(offset)s",
+        {**params, "limit": limit, "offset": offset},
+    )
+    return await cursor.fetchall()
+
+
+async def count_at_most(conn: AsyncConnection, where: ListFilter, cap: int) -> int:
+    """How many products match, counting no further than `cap` (bounded work whatever the table's size)."""
+    clause, params = where.sql()
+    cursor = await conn.execute(
+        f"SELECT count(*) FROM (SELECT 1 FROM product{clause} LIMIT %(cap)s) AS capped", {**params, "cap": cap}
+    )
+    row = await cursor.fetchone()
+    return int(row[0]) if row else 0
+
+
+async def estimate_count(conn: AsyncConnection, where: ListFilter) -> int:
+    """The planner's estimate of the matching rows: no rows are read."""
+    clause, params = where.sql()
+    cursor = await conn.execute(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM product{clause}", params)
+    row = await cursor.fetchone()
+    return int(row[0][0]["Plan"]["Plan Rows"]) if row else 0
+
+
+async def fetch_categories(conn: AsyncConnection, limit: int) -> list[str]:
+    cursor = await conn.execute(
+        "SELECT DISTINCT category FROM product WHERE category <> '' ORDER BY category LIMIT %s", (limit,)
+    )
+    return [row[0] for row in await cursor.fetchall()]
+
+
+async def count_movements(conn: AsyncConnection, product_id: uuid.UUID) -> int:
+    cursor = await conn.execute("SELECT count(*) FROM stock_movement WHERE product_id = %s", (product_id,))
+    row = await cursor.fetchone()
+    return int(row[0]) if row else 0
+
+
+async def fetch_movements(conn: AsyncConnection, product_id: uuid.UUID, limit: int, offset: int) -> list[Movement]:
+    cursor = conn.cursor(row_factory=args_row(Movement))
+    await cursor.execute(
+        "SELECT id, product_id, delta, reason, note, quantity_after, created_at, actor FROM stock_movement"
+        " WHERE product_id = %s ORDER BY created_at DESC, id LIMIT %s OFFSET %s",
+        (product_id, limit, offset),
+    )
+    return await cursor.fetchall()
+
+
+# -- writes -------------------------------------------------------------------------------------------------
+INSERT_PRODUCT_SQL = f"INSERT INTO product ({COLUMNS}) VALUES ({', '.join(f'%({name})s' for name in PRODUCT_COLUMNS)})"
+UPDATE_PRODUCT_SQL = (
+    "UPDATE product SET "
+    + ", ".join(f"{name} = %({name})s" for name in PRODUCT_COLUMNS if name != "id")
+    + " WHERE id = %(id)s"
+)
+INSERT_MOVEMENT_SQL = (
+    "INSERT INTO stock_movement (id, product_id, delta, reason, note, quantity_after, created_at, actor)"
+    " VALUES (%(id)s, %(product_id)s, %(delta)s, %(reason)s, %(note)s, %(quantity_after)s, %(created_at)s, %(actor)s)"
+)
+# The events in their list order, so the outbox ids (the relay's publishing order) follow it.
+INSERT_EVENTS_SQL = """
+INSERT INTO outbox (event_id, aggregate_id, event_type, payload, actor)
+SELECT (e.event ->> 'id')::uuid, (e.event ->> 'subject')::uuid, e.event ->> 'type', e.event, %(actor)s
+FROM jsonb_array_elements(%(events)s::jsonb) WITH ORDINALITY AS e(event, n)
+ORDER BY e.n
+"""
+
+
+async def lock_product(conn: AsyncConnection, product_id: uuid.UUID) -> ProductState | None:
+    """The product, row-locked until the transaction ends: concurrent changes to it queue here."""
+    cursor = conn.cursor(row_factory=args_row(ProductState))
+    await cursor.execute(f"SELECT {COLUMNS} FROM product WHERE id = %s FOR UPDATE", (product_id,))
+    return await cursor.fetchone()
+
+
+async def sku_taken(conn: AsyncConnection, sku: str, except_id: uuid.UUID | None = None) -> bool:
+    cursor = await conn.execute("SELECT 1 FROM product WHERE sku = %s AND id IS DISTINCT FROM %s", (sku, except_id))
+    return await cursor.fetchone() is not None
+
+
+async def write_change(conn: AsyncConnection, change: Change, actor: dict[str, Any] | None) -> None:
+    """Persist what a domain change returned: the product row, its ledger row, its outbox rows.
+
+    A concurrent insert of the same SKU, which the service's check cannot see, fails on the unique index
+    and becomes the same DuplicateSku as the check's.
+    """
+    try:
+        if change.after is None:
+            assert change.before is not None
+            await conn.execute("DELETE FROM product WHERE id = %s", (change.before.id,))
+        elif change.before is None:
+            await conn.execute(INSERT_PRODUCT_SQL, asdict(change.after))
+        elif change.after != change.before:
+            await conn.execute(UPDATE_PRODUCT_SQL, asdict(change.after))
+    except UniqueViolation as error:
+        if "sku" not in str(error) or change.after is None:
+            raise
+        raise DuplicateSku(
+            f"A product with SKU {change.after.sku} already exists.", [FieldError("sku", "already exists")]
+        ) from None
+    if change.movement is not None:
+        await conn.execute(INSERT_MOVEMENT_SQL, {**asdict(change.movement), "actor": Jsonb(change.movement.actor)})
+    if change.events:
+        await conn.execute(INSERT_EVENTS_SQL, {"events": Jsonb(list(change.events)), "actor": Jsonb(actor)})
