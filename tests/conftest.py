@@ -149,9 +149,12 @@ def settings(stack: StackConfig):
 
 @pytest.fixture(scope="session")
 def engine(settings):
-    from inventory_app.adapters.db import get_engine
+    """SQLAlchemy, for the tests' own checks on the database (the app itself runs on its psycopg pool)."""
+    from sqlalchemy import create_engine
 
-    return get_engine()
+    engine = create_engine(settings.database_url, pool_size=5, pool_pre_ping=True)
+    yield engine
+    engine.dispose()
 
 
 @pytest.fixture(scope="session", autouse=True)

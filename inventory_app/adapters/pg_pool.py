@@ -1,6 +1,7 @@
-"""psycopg 3 async connection pool: the hot write path (stock adjustments) without threads or the ORM.
+"""psycopg 3 async connection pool: every runtime read and write of the app, without threads or the ORM.
 
-One pool per event loop: the app's loop in each server worker, or the loop a test calls services on.
+One pool per event loop, so one per server worker process (the CLI's and a test's loop get their own),
+sized by DATABASE_POOL_SIZE and holding two connections at rest.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ def make_pool(settings: Settings, url: str | None = None) -> AsyncConnectionPool
         kwargs={
             "connect_timeout": 5,
             "options": f"-c statement_timeout={settings.database_statement_timeout_ms}",
+            # The process's one pool for runtime data access: pg_stat_activity shows it by this name.
+            "application_name": "inventory-app",
         },
         min_size=2,
         max_size=settings.database_pool_size,

@@ -8,6 +8,7 @@ identity map or worker thread in between. SQLModel still defines the tables and 
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -94,6 +95,16 @@ async def estimate_count(conn: AsyncConnection, where: ListFilter) -> int:
     return int(row[0][0]["Plan"]["Plan Rows"]) if row else 0
 
 
+async def stream_by_sku(conn: AsyncConnection, batch: int) -> AsyncIterator[list[ProductState]]:
+    """Every product in SKU order, `batch` rows at a time from a server-side cursor (inside the caller's
+    transaction, so the whole stream is one snapshot)."""
+    cursor = conn.cursor(name="export_products", row_factory=args_row(ProductState))
+    async with cursor:
+        await cursor.execute(f"SELECT {COLUMNS} FROM product ORDER BY sku")
+        while rows := await cursor.fetchmany(batch):
+            yield rows
+
+
 async def fetch_categories(conn: AsyncConnection, limit: int) -> list[str]:
     cursor = await conn.execute(
         "SELECT DISTINCT category FROM product WHERE category <> '' ORDER BY category LIMIT %s", (limit,)
@@ -149,27 +160,45 @@ async def sku_taken(conn: AsyncConnection, sku: str, except_id: uuid.UUID | None
     return await cursor.fetchone() is not None
 
 
-async def write_change(conn: AsyncConnection, change: Change, actor: dict[str, Any] | None) -> None:
-    """Persist what a domain change returned: the product row, its ledger row, its outbox rows.
+async def lock_by_skus(conn: AsyncConnection, skus: list[str]) -> list[ProductState]:
+    """The products with these SKUs, row-locked in id order (a fixed order: two imports never deadlock)."""
+    cursor = conn.cursor(row_factory=args_row(ProductState))
+    await cursor.execute(f"SELECT {COLUMNS} FROM product WHERE sku = ANY(%s) ORDER BY id FOR UPDATE", (skus,))
+    return await cursor.fetchall()
 
-    A concurrent insert of the same SKU, which the service's check cannot see, fails on the unique index
+
+async def write_changes(conn: AsyncConnection, changes: list[Change], actor: dict[str, Any] | None) -> None:
+    """Persist what domain changes returned: product rows, ledger rows, outbox rows, a batch at a time.
+
+    psycopg's executemany pipelines its statements, and the events of all the changes go in as one
+    statement in their order, so a chunk of an import costs a few round trips, not a few per row. A
+    concurrent insert of the same SKU, which the service's check cannot see, fails on the unique index
     and becomes the same DuplicateSku as the check's.
     """
-    try:
-        if change.after is None:
-            assert change.before is not None
-            await conn.execute("DELETE FROM product WHERE id = %s", (change.before.id,))
-        elif change.before is None:
-            await conn.execute(INSERT_PRODUCT_SQL, asdict(change.after))
-        elif change.after != change.before:
-            await conn.execute(UPDATE_PRODUCT_SQL, asdict(change.after))
-    except UniqueViolation as error:
-        if "sku" not in str(error) or change.after is None:
-            raise
-        raise DuplicateSku(
-            f"A product with SKU {change.after.sku} already exists.", [FieldError("sku", "already exists")]
-        ) from None
-    if change.movement is not None:
-        await conn.execute(INSERT_MOVEMENT_SQL, {**asdict(change.movement), "actor": Jsonb(change.movement.actor)})
-    if change.events:
-        await conn.execute(INSERT_EVENTS_SQL, {"events": Jsonb(list(change.events)), "actor": Jsonb(actor)})
+    inserted = [asdict(c.after) for c in changes if c.before is None and c.after is not None]
+    updated = [asdict(c.after) for c in changes if c.before is not None and c.after not in (None, c.before)]
+    deleted = [(c.before.id,) for c in changes if c.after is None and c.before is not None]
+    movements = [{**asdict(c.movement), "actor": Jsonb(c.movement.actor)} for c in changes if c.movement]
+    events = [event for c in changes for event in c.events]
+    async with conn.cursor() as cursor:
+        try:
+            if inserted:
+                await cursor.executemany(INSERT_PRODUCT_SQL, inserted)
+            if updated:
+                await cursor.executemany(UPDATE_PRODUCT_SQL, updated)
+        except UniqueViolation as error:
+            if "sku" not in str(error):
+                raise
+            only = changes[0].after if len(changes) == 1 else None
+            detail = (
+                f"A product with SKU {only.sku} already exists."
+                if only is not None
+                else "A product with one of these SKUs was created at the same time; nothing was saved. Try again."
+            )
+            raise DuplicateSku(detail, [FieldError("sku", "already exists")]) from None
+        if deleted:
+            await cursor.executemany("DELETE FROM product WHERE id = %s", deleted)
+        if movements:
+            await cursor.executemany(INSERT_MOVEMENT_SQL, movements)
+        if events:
+            await cursor.execute(INSERT_EVENTS_SQL, {"events": Jsonb(events), "actor": Jsonb(actor)})

@@ -2,28 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
+import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from tempfile import SpooledTemporaryFile
 from typing import Any, BinaryIO
 
-from sqlalchemy import Engine, select
-from sqlalchemy.orm import Session
+from psycopg_pool import AsyncConnectionPool
 
-from inventory_app.adapters.orm import Product
+from inventory_app.adapters import product_store
+from inventory_app.adapters.pg_pool import get_pool
+from inventory_app.domain import changes
+from inventory_app.domain.changes import Change, ProductState
 from inventory_app.domain.errors import FieldError, ImportRejected, ImportReport, RowError, ValidationFailed
 from inventory_app.domain.identity import Principal, Role
 from inventory_app.domain.model import normalize_sku, validate_product_fields
-from inventory_app.services.products import (
-    apply_changes_in,
-    create_product_in,
-    flush_unique,
-    record_movement_in,
-    to_public,
-)
-from inventory_app.services.unit_of_work import unit_of_work
+from inventory_app.services.products import to_public
+from inventory_app.services.unit_of_work import AsyncUnitOfWork, async_unit_of_work
 from inventory_app.settings import get_settings
 
 COLUMNS = ("sku", "name", "description", "category", "price", "quantity", "low_stock_threshold")
@@ -58,35 +57,27 @@ def _csv_line(values: Iterable[Any]) -> str:
     return buffer.getvalue()
 
 
-def export_products_csv(*, engine: Engine | None = None) -> Iterator[str]:
-    """Yield the CSV a line at a time from a server-side cursor: memory stays flat for any size.
-
-    The cursor holds a connection and a transaction until the last line: consume it at once (as
-    `export_to_spool` does), never at the pace of a client.
-    """
-    yield _csv_line(COLUMNS)
-    with unit_of_work(engine) as session:
-        result = session.execute(
-            select(Product).order_by(Product.sku).execution_options(yield_per=EXPORT_BATCH)
-        ).scalars()
-        for product in result:
-            public = to_public(product)
-            yield _csv_line(neutralise_formula(public[c]) if c in TEXT_COLUMNS else public[c] for c in COLUMNS)
-
-
 EXPORT_SPOOL_MEMORY = 4 * 1024 * 1024  # beyond this the export spills to a temporary file
 
 
-def export_to_spool(*, engine: Engine | None = None) -> SpooledTemporaryFile:
+def _export_line(product: ProductState) -> bytes:
+    public = to_public(product)
+    return _csv_line(neutralise_formula(public[c]) if c in TEXT_COLUMNS else public[c] for c in COLUMNS).encode()
+
+
+async def export_to_spool(*, pool: AsyncConnectionPool | None = None) -> SpooledTemporaryFile:
     """The whole export, read in one short transaction (one consistent snapshot), in a spooled file.
 
-    The database connection is back in the pool before the first byte goes to the client, so clients
-    that read slowly (or stop reading) hold a file, never a connection.
+    Rows come from a server-side cursor a batch at a time (memory stays flat for any size), and the
+    connection is back in the pool before the first byte goes to the client, so clients that read slowly
+    (or stop reading) hold a file, never a connection.
     """
     spool = SpooledTemporaryFile(max_size=EXPORT_SPOOL_MEMORY, mode="w+b")  # noqa: SIM115 - the response closes it
     try:
-        for line in export_products_csv(engine=engine):
-            spool.write(line.encode("utf-8"))
+        spool.write(_csv_line(COLUMNS).encode())
+        async with (pool or await get_pool()).connection() as conn, conn.transaction():
+            async for batch in product_store.stream_by_sku(conn, EXPORT_BATCH):
+                spool.write(b"".join(_export_line(product) for product in batch))
         spool.seek(0)
     except BaseException:
         spool.close()
@@ -186,23 +177,19 @@ def _valid_rows(text: io.TextIOWrapper, errors: list[RowError]) -> Iterator[Impo
         raise ValidationFailed("The file is not a readable UTF-8 CSV.", [FieldError("file", str(error))]) from None
 
 
-def _apply_chunk(session: Session, chunk: list[ImportRow], report: ImportReport, dry_run: bool, source: str) -> None:
-    skus = [row.fields["sku"] for row in chunk]
-    existing = {
-        p.sku: p
-        for p in session.execute(
-            select(Product).where(Product.sku.in_(skus)).order_by(Product.id).with_for_update()
-        ).scalars()
-    }
-    created: list[str] = []
+async def _apply_chunk(
+    unit: AsyncUnitOfWork, chunk: list[ImportRow], report: ImportReport, dry_run: bool, source: str
+) -> None:
+    existing = {p.sku: p for p in await product_store.lock_by_skus(unit.conn, [row.fields["sku"] for row in chunk])}
+    now = datetime.now(UTC)
+    actor = unit.actor.to_json()
+    staged: list[Change] = []
     for row in chunk:
         fields = row.fields
         product = existing.get(fields["sku"])
         if product is None:
-            if not dry_run:
-                create_product_in(session, fields, source=source, sku_checked=True)
-                created.append(fields["sku"])
             report.created += 1
+            staged.append(changes.create(uuid.uuid4(), fields, now=now, source=source))
             continue
         wanted = {k: fields[k] for k in row.given if k in fields and k != "sku"}
         current = to_public(product)
@@ -215,26 +202,25 @@ def _apply_chunk(session: Session, chunk: list[ImportRow], report: ImportReport,
             report.unchanged += 1
             continue
         report.updated += 1
-        if dry_run:
-            continue
         quantity = changed.pop("quantity", None)
         if quantity is not None:
             # A quantity change from a file is a stock correction: it goes through the ledger.
-            record_movement_in(
-                session,
+            change = changes.adjust(
                 product,
                 quantity - product.quantity,
                 "correction",
                 "CSV import",
+                now=now,
                 source=source,
+                actor=actor,
                 event_reason={"kind": "import"},
-                extra_fields=changed,
+                extra_values=changed,
             )
         else:
-            apply_changes_in(session, product, changed, {"kind": "import"}, source=source)
-    if created:
-        # The chunk's new products and their events in a few batched INSERTs, not a round trip per row.
-        flush_unique(session, ", ".join(created) if len(created) < 4 else f"{created[0]} (or another in the file)")
+            change = changes.update(product, changed, {"kind": "import"}, now=now, source=source)
+        staged.append(change)
+    if not dry_run and staged:
+        await unit.record(*staged)
 
 
 def _rewound(stream: BinaryIO) -> BinaryIO:
@@ -249,26 +235,31 @@ def _rewound(stream: BinaryIO) -> BinaryIO:
     return spool
 
 
-def import_products_csv(
+async def import_products_csv(
     stream: BinaryIO,
     *,
     by: Principal,
     dry_run: bool = False,
     skip_invalid: bool = False,
-    engine: Engine | None = None,
+    pool: AsyncConnectionPool | None = None,
 ) -> ImportReport:
     """Upsert products by SKU, all or nothing.
 
     The whole file is validated first. If any row is invalid nothing is applied and ImportRejected
     lists every bad row (422), unless `skip_invalid` asks to apply the valid rows and report the rest.
     Then every row is applied in ONE transaction: a failure half-way (a lost connection, a concurrent
-    SKU) leaves no row and no event behind, so a file is never half imported.
+    SKU) leaves no row and no event behind, so a file is never half imported. Parsing is CPU work on the
+    event loop, so it hands the loop back every chunk of rows: other requests on this worker go on.
     """
     by.require(Role.EDITOR)  # a dry run too: it is the import page's preview, an editor's tool
     report = ImportReport(dry_run=dry_run)
     stream = _rewound(stream)
     # Pass 1 only validates (memory stays flat for the largest file: rows are not kept).
-    valid_rows = sum(1 for _ in read_rows(stream, report.errors))
+    valid_rows = 0
+    for _ in read_rows(stream, report.errors):
+        valid_rows += 1
+        if valid_rows % CHUNK_ROWS == 0:
+            await asyncio.sleep(0)
     if report.errors and not skip_invalid:
         raise ImportRejected(
             f"Nothing was imported: {len(report.errors)} problem(s) in the file. Fix them and upload it again, "
@@ -279,15 +270,13 @@ def import_products_csv(
         return report
     source = get_settings().event_source
     stream.seek(0)
-    with unit_of_work(engine, actor=by.actor) as session:
+    async with async_unit_of_work(by.actor, pool) as unit:
         chunk: list[ImportRow] = []
         for row in read_rows(stream, []):  # pass 2: the same rows; their errors are already reported
             chunk.append(row)
             if len(chunk) >= CHUNK_ROWS:
-                _apply_chunk(session, chunk, report, dry_run, source)
+                await _apply_chunk(unit, chunk, report, dry_run, source)
                 chunk = []
         if chunk:
-            _apply_chunk(session, chunk, report, dry_run, source)
-        if dry_run:
-            session.rollback()
+            await _apply_chunk(unit, chunk, report, dry_run, source)
     return report

@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from inventory_app.adapters import product_store
-from inventory_app.adapters.orm import Product, StockMovement
 from inventory_app.adapters.pg_pool import get_pool
 from inventory_app.domain import changes, events
-from inventory_app.domain.changes import PRODUCT_COLUMNS, Change, ProductState
+from inventory_app.domain.changes import Movement, ProductState
 from inventory_app.domain.errors import (
     DuplicateSku,
     FieldError,
@@ -27,12 +23,11 @@ from inventory_app.domain.errors import (
 )
 from inventory_app.domain.identity import Principal, Role
 from inventory_app.domain.model import (
-    EDITABLE_FIELDS,
     has_nul,
     validate_product_fields,
 )
 from inventory_app.services import idempotency
-from inventory_app.services.unit_of_work import AsyncUnitOfWork, actor_of, add_event, async_unit_of_work
+from inventory_app.services.unit_of_work import AsyncUnitOfWork, async_unit_of_work
 from inventory_app.settings import get_settings
 
 SORTABLE = product_store.SORT_COLUMNS
@@ -49,23 +44,7 @@ def to_public(product: Any) -> dict[str, Any]:
     return changes.public(product)
 
 
-def _write_back(product: Product, state: ProductState) -> None:
-    """Copy a change's new state onto the ORM entity (only what differs, so the UPDATE names just that)."""
-    for name in PRODUCT_COLUMNS:
-        value = getattr(state, name)
-        if getattr(product, name) != value:
-            setattr(product, name, value)
-
-
-def _record(session: Session, change: Change) -> None:
-    """Stage a change's ledger row and events in the caller's transaction (events are validated there)."""
-    if change.movement is not None:
-        session.add(StockMovement(**asdict(change.movement)))
-    for event in change.events:
-        add_event(session, event)
-
-
-def movement_to_public(movement: StockMovement) -> dict[str, Any]:
+def movement_to_public(movement: Movement) -> dict[str, Any]:
     return {
         "id": str(movement.id),
         "product_id": str(movement.product_id),
@@ -103,50 +82,6 @@ def _check_version(product: ProductState, expected_version: int | None) -> None:
             "it was changed by someone else. Reload it and try again.",
             [FieldError("If-Match", f"current version is {product.version}")],
         )
-
-
-def flush_unique(session: Session, sku: str) -> None:
-    try:
-        session.flush()
-    except IntegrityError as error:
-        if "sku" in str(error.orig):
-            raise DuplicateSku(
-                f"A product with SKU {sku} already exists.", [FieldError("sku", "already exists")]
-            ) from None
-        raise
-
-
-def _refuse_taken_sku(session: Session, product: Product, fields: dict[str, Any]) -> None:
-    if "sku" in fields and fields["sku"] != product.sku and _sku_taken(session, fields["sku"], product.id):
-        raise DuplicateSku(f"A product with SKU {fields['sku']} already exists.", [FieldError("sku", "already exists")])
-
-
-def _sku_taken(session: Session, sku: str, except_id: uuid.UUID | None = None) -> bool:
-    query = select(Product.id).where(Product.sku == sku)
-    if except_id is not None:
-        query = query.where(Product.id != except_id)
-    return session.execute(query).first() is not None
-
-
-# -- create -----------------------------------------------------------------------------------------
-def create_product_in(
-    session: Session, fields: dict[str, Any], *, source: str, now: datetime | None = None, sku_checked: bool = False
-) -> Product:
-    """Insert a validated product and its ProductCreated event into the caller's transaction.
-
-    `sku_checked`: the caller has already looked the SKU up (the import does, a chunk at a time) and will
-    flush itself; the rows are then written in batches instead of a round trip each. The unique index
-    still has the last word: a concurrent insert of the same SKU fails the caller's flush.
-    """
-    if not sku_checked and _sku_taken(session, fields["sku"]):
-        raise DuplicateSku(f"A product with SKU {fields['sku']} already exists.", [FieldError("sku", "already exists")])
-    change = changes.create(uuid.uuid4(), fields, now=now or datetime.now(UTC), source=source)
-    product = Product(**asdict(change.after))
-    session.add(product)
-    if not sku_checked:
-        flush_unique(session, product.sku)
-    _record(session, change)
-    return product
 
 
 async def create_product(
@@ -248,28 +183,6 @@ async def list_categories(*, pool: AsyncConnectionPool | None = None, limit: int
 
 
 # -- update -----------------------------------------------------------------------------------------
-def apply_changes_in(
-    session: Session,
-    product: Product,
-    fields: dict[str, Any],
-    reason: dict[str, Any],
-    *,
-    source: str,
-    tracked: tuple[str, ...] = EDITABLE_FIELDS,
-) -> dict[str, Any] | None:
-    """Apply field changes to a locked product; emit ProductUpdated (+ LowStockWarning). None if no-op."""
-    _refuse_taken_sku(session, product, fields)
-    change = changes.update(
-        ProductState.of(product), fields, reason, now=datetime.now(UTC), source=source, tracked=tracked
-    )
-    if not change.changed:
-        return None
-    _write_back(product, change.after)
-    flush_unique(session, product.sku)
-    _record(session, change)
-    return change.events[0]
-
-
 async def update_product(
     product_id: str | uuid.UUID,
     payload: Any,
@@ -312,39 +225,6 @@ async def delete_product(
 
 
 # -- stock ------------------------------------------------------------------------------------------
-def record_movement_in(
-    session: Session,
-    product: Product,
-    delta: int,
-    reason: str,
-    note: str | None,
-    *,
-    source: str,
-    event_reason: dict[str, Any] | None = None,
-    extra_fields: dict[str, Any] | None = None,
-) -> StockMovement:
-    """Change a locked product's quantity by `delta`, append the ledger row and emit the events."""
-    change = changes.adjust(
-        ProductState.of(product),
-        delta,
-        reason,
-        note,
-        now=datetime.now(UTC),
-        source=source,
-        actor=actor_of(session).to_json(),
-        event_reason=event_reason,
-        extra_values=extra_fields,
-    )
-    if "sku" in (extra_fields or {}) and _sku_taken(session, extra_fields["sku"], product.id):
-        raise DuplicateSku(
-            f"A product with SKU {extra_fields['sku']} already exists.", [FieldError("sku", "already exists")]
-        )
-    _write_back(product, change.after)
-    flush_unique(session, product.sku)
-    _record(session, change)
-    return change.movement
-
-
 async def list_movements(
     product_id: str | uuid.UUID, *, limit: int = 50, offset: int = 0, pool: AsyncConnectionPool | None = None
 ) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from sqlalchemy import Engine, bindparam, text
 from inventory_app.domain import events
 from inventory_app.services import analytics
 from tests.conftest import wait_for
-from tests.support import WorkerProcess, make_product_events
+from tests.support import WorkerProcess, call_async_service, make_product_events
 from tests.worker_support import (
     IsolatedStores,
     RunningWorkers,
@@ -137,7 +137,7 @@ def test_stock_value_by_category_and_low_stock_come_from_the_events(settings, en
     start_worker(ANALYTICS, stores.analytics_env())
     wait_for(lambda: all_consumed(settings, stores, len(stream)), 60, 0.3, "the events consumed")
 
-    summary = analytics.summary(engine=engine)
+    summary = call_async_service(analytics.summary)
     by_category = {entry["category"]: entry for entry in summary["stock_value_by_category"]}
     # 2.50 * 0 (sold out) + 10.00 * 5; the deleted product no longer counts.
     assert by_category[category] == {"category": category, "stock_value": "50.00", "product_count": 2}

@@ -6,14 +6,13 @@ import uuid
 
 import psycopg
 import pytest
-from sqlalchemy import create_engine
 
 from inventory_app.adapters.db import DatabaseNotMigrated, assert_migrated, head_revision
 from inventory_app.adapters.outbox import psycopg_url
 
 
-def test_the_test_database_is_at_the_newest_migration(engine) -> None:
-    assert_migrated(engine)
+def test_the_test_database_is_at_the_newest_migration(settings) -> None:
+    assert_migrated(settings.database_url)
 
 
 def test_an_unmigrated_database_is_refused_with_a_message_saying_what_to_run(settings) -> None:
@@ -21,13 +20,11 @@ def test_an_unmigrated_database_is_refused_with_a_message_saying_what_to_run(set
     admin_url = psycopg_url(settings.database_url)
     with psycopg.connect(admin_url, autocommit=True) as connection:
         connection.execute(f'CREATE DATABASE "{name}"')
-    engine = create_engine(settings.database_url.rsplit("/", 1)[0] + f"/{name}")
     try:
         with pytest.raises(DatabaseNotMigrated) as refused:
-            assert_migrated(engine)
+            assert_migrated(settings.database_url.rsplit("/", 1)[0] + f"/{name}")
         assert "make migrate" in str(refused.value)
         assert head_revision() in str(refused.value)
     finally:
-        engine.dispose()
         with psycopg.connect(admin_url, autocommit=True) as connection:
             connection.execute(f'DROP DATABASE "{name}"')

@@ -371,27 +371,28 @@ def test_a_ten_thousand_row_import_creates_every_product_and_a_re_import_changes
     rows = [f"{sku_prefix}-{i:05d},Bulk item {i},,bulk,{i % 100}.25,{i % 50},5" for i in range(10_000)]
     data = (HEADER + "\n".join(rows) + "\n").encode()
 
-    report = csv_transfer.import_products_csv(io.BytesIO(data), by=TEST_EDITOR, engine=engine)
+    report = call_async_service(csv_transfer.import_products_csv, io.BytesIO(data), by=TEST_EDITOR)
     assert (report.created, report.updated, report.unchanged, report.errors) == (10_000, 0, 0, [])
     assert count_events_with_sku_prefix(engine, sku_prefix, events.PRODUCT_CREATED) == 10_000
 
-    again = csv_transfer.import_products_csv(io.BytesIO(data), by=TEST_EDITOR, engine=engine)
+    again = call_async_service(csv_transfer.import_products_csv, io.BytesIO(data), by=TEST_EDITOR)
     assert (again.created, again.updated, again.unchanged, again.errors) == (0, 0, 10_000, [])
     assert count_events_with_sku_prefix(engine, sku_prefix, events.PRODUCT_UPDATED) == 0
     assert count_events_with_sku_prefix(engine, sku_prefix, events.PRODUCT_CREATED) == 10_000
 
-    exported = [line for line in csv_transfer.export_products_csv(engine=engine) if line.startswith(sku_prefix)]
+    with call_async_service(csv_transfer.export_to_spool) as spool:
+        exported = [line for line in spool.read().decode().splitlines(keepends=True) if line.startswith(sku_prefix)]
     assert len(exported) == 10_000
     assert exported[1] == f"{sku_prefix}-00001,Bulk item 1,,bulk,1.25,1,5\n"
 
 
 def test_an_import_dry_run_reports_counts_but_writes_nothing(engine, sku_prefix, make_product) -> None:
     existing = make_product(name="Before")
-    report = csv_transfer.import_products_csv(
+    report = call_async_service(
+        csv_transfer.import_products_csv,
         csv_bytes(f"{sku_prefix}-NEW,New,,,1,1,0", f"{existing['sku']},After,,,9.99,0,0"),
         dry_run=True,
         by=TEST_EDITOR,
-        engine=engine,
     )
     assert (report.created, report.updated, report.dry_run) == (1, 1, True)
     assert count_products_with_sku(engine, f"{sku_prefix}-NEW") == 0
@@ -401,7 +402,8 @@ def test_an_import_dry_run_reports_counts_but_writes_nothing(engine, sku_prefix,
 
 def test_an_import_with_one_bad_row_applies_nothing_and_reports_every_bad_row(engine, sku_prefix) -> None:
     with pytest.raises(ImportRejected) as caught:
-        csv_transfer.import_products_csv(
+        call_async_service(
+            csv_transfer.import_products_csv,
             csv_bytes(
                 f"{sku_prefix}-A,Good,,,1.50,1,0",
                 f"{sku_prefix}-B,Bad,,,1.234,1,0",
@@ -409,7 +411,6 @@ def test_an_import_with_one_bad_row_applies_nothing_and_reports_every_bad_row(en
                 f"{sku_prefix}-D,,,,2,-1,0",
             ),
             by=TEST_EDITOR,
-            engine=engine,
         )
     assert [(e.row, e.field) for e in caught.value.errors] == [(3, "price"), (5, "name"), (5, "quantity")]
     for suffix in "ABCD":
@@ -418,11 +419,11 @@ def test_an_import_with_one_bad_row_applies_nothing_and_reports_every_bad_row(en
 
 
 def test_an_import_with_skip_invalid_applies_the_good_rows_and_reports_the_bad_one(engine, sku_prefix) -> None:
-    report = csv_transfer.import_products_csv(
+    report = call_async_service(
+        csv_transfer.import_products_csv,
         csv_bytes(f"{sku_prefix}-A,Good,,,1.50,1,0", f"{sku_prefix}-B,Bad,,,1.234,1,0", f"{sku_prefix}-C,Good,,,2,1,0"),
         by=TEST_EDITOR,
         skip_invalid=True,
-        engine=engine,
     )
     assert report.created == 2
     assert [(e.row, e.field) for e in report.errors] == [(3, "price")]
@@ -436,7 +437,7 @@ def test_a_bad_byte_late_in_a_large_file_applies_none_of_the_rows_before_it(engi
     good = "".join(f"{sku_prefix}-{i:05d},Item {i},,,1,1,0\n" for i in range(1200))
     data = (HEADER + good).encode() + b"\xff\xfe,broken,,,1,1,0\n"
     with pytest.raises(ValidationFailed) as caught:
-        csv_transfer.import_products_csv(io.BytesIO(data), by=TEST_EDITOR, skip_invalid=True, engine=engine)
+        call_async_service(csv_transfer.import_products_csv, io.BytesIO(data), by=TEST_EDITOR, skip_invalid=True)
     assert {e.field for e in caught.value.errors} == {"file"}
     assert count_events_with_sku_prefix(engine, sku_prefix, events.PRODUCT_CREATED) == 0
     with engine.connect() as conn:
@@ -445,10 +446,10 @@ def test_a_bad_byte_late_in_a_large_file_applies_none_of_the_rows_before_it(engi
 
 def test_an_import_reports_a_sku_repeated_within_the_file(engine, sku_prefix) -> None:
     with pytest.raises(ImportRejected) as caught:
-        csv_transfer.import_products_csv(
+        call_async_service(
+            csv_transfer.import_products_csv,
             csv_bytes(f"{sku_prefix}-A,First,,,1,1,0", f"{sku_prefix.lower()}-a,Second,,,1,1,0"),
             by=TEST_EDITOR,
-            engine=engine,
         )
     assert [(e.row, e.field) for e in caught.value.errors] == [(3, "sku")]
     assert "2" in caught.value.errors[0].message
@@ -457,8 +458,8 @@ def test_an_import_reports_a_sku_repeated_within_the_file(engine, sku_prefix) ->
 
 def test_an_import_updating_a_product_writes_one_import_event(engine, make_product) -> None:
     product = make_product(name="Before", quantity=5)
-    report = csv_transfer.import_products_csv(
-        csv_bytes(f"{product['sku']},After,,,9.99,5,0"), by=TEST_EDITOR, engine=engine
+    report = call_async_service(
+        csv_transfer.import_products_csv, csv_bytes(f"{product['sku']},After,,,9.99,5,0"), by=TEST_EDITOR
     )
     assert (report.updated, report.errors) == (1, [])
     stored = outbox_events(engine, product["id"])
@@ -470,8 +471,8 @@ def test_an_import_updating_a_product_writes_one_import_event(engine, make_produ
 
 def test_an_import_changing_the_quantity_records_a_correction_in_the_ledger(engine, make_product) -> None:
     product = make_product(quantity=5)
-    csv_transfer.import_products_csv(
-        csv_bytes(f"{product['sku']},Test widget,,,9.99,12,0"), by=TEST_EDITOR, engine=engine
+    call_async_service(
+        csv_transfer.import_products_csv, csv_bytes(f"{product['sku']},Test widget,,,9.99,12,0"), by=TEST_EDITOR
     )
     movements = call_async_service(svc.list_movements, product["id"])["data"]
     assert [(m["delta"], m["reason"], m["quantity_after"]) for m in movements] == [(7, "correction", 12)]
@@ -484,11 +485,11 @@ def test_an_import_past_the_row_limit_is_refused_whole_or_cut_with_skip_invalid(
     monkeypatch.setattr(csv_transfer, "MAX_ROWS", 2)
     rows = (f"{sku_prefix}-A,A,,,1,1,0", f"{sku_prefix}-B,B,,,1,1,0", f"{sku_prefix}-C,C,,,1,1,0")
     with pytest.raises(ImportRejected) as caught:
-        csv_transfer.import_products_csv(csv_bytes(*rows), by=TEST_EDITOR, engine=engine)
+        call_async_service(csv_transfer.import_products_csv, csv_bytes(*rows), by=TEST_EDITOR)
     assert [(e.row, e.field) for e in caught.value.errors] == [(4, "file")]
     assert count_products_with_sku(engine, f"{sku_prefix}-A") == 0
 
-    report = csv_transfer.import_products_csv(csv_bytes(*rows), by=TEST_EDITOR, skip_invalid=True, engine=engine)
+    report = call_async_service(csv_transfer.import_products_csv, csv_bytes(*rows), by=TEST_EDITOR, skip_invalid=True)
     assert report.created == 2
     assert [(e.row, e.field) for e in report.errors] == [(4, "file")]
     assert count_products_with_sku(engine, f"{sku_prefix}-C") == 0
@@ -496,5 +497,5 @@ def test_an_import_past_the_row_limit_is_refused_whole_or_cut_with_skip_invalid(
 
 def test_an_import_without_the_required_columns_is_refused(engine) -> None:
     with pytest.raises(ValidationFailed) as caught:
-        csv_transfer.import_products_csv(io.BytesIO(b"sku,name\nA,B\n"), by=TEST_EDITOR, engine=engine)
+        call_async_service(csv_transfer.import_products_csv, io.BytesIO(b"sku,name\nA,B\n"), by=TEST_EDITOR)
     assert {e.field for e in caught.value.errors} == {"file"}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
 
 from inventory_app.services import analytics
 
@@ -13,4 +12,4 @@ router = APIRouter(prefix="/api/analytics", tags=["analytics"])
 
 @router.get("/summary")
 async def analytics_summary() -> JSONResponse:
-    return JSONResponse(await run_in_threadpool(analytics.summary))
+    return JSONResponse(await analytics.summary())

@@ -9,11 +9,9 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
-from starlette.concurrency import run_in_threadpool
 
 from inventory_app.adapters import aws, kafka
-from inventory_app.adapters.db import get_engine
+from inventory_app.adapters.pg_pool import get_pool
 from inventory_app.api.auth_gate import principal_of
 from inventory_app.settings import get_settings
 
@@ -25,11 +23,12 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-def _postgres_and_outbox() -> dict[str, Any]:
-    with get_engine().connect() as connection:
-        row = connection.execute(
-            text("SELECT count(*), extract(epoch FROM now() - min(created_at)) FROM outbox WHERE published_at IS NULL")
-        ).one()
+async def _postgres_and_outbox() -> dict[str, Any]:
+    async with (await get_pool()).connection() as connection:
+        cursor = await connection.execute(
+            "SELECT count(*), extract(epoch FROM now() - min(created_at)) FROM outbox WHERE published_at IS NULL"
+        )
+        row = await cursor.fetchone()
     return {"pending": int(row[0]), "oldest_pending_age_s": float(row[1]) if row[1] is not None else None}
 
 
@@ -52,7 +51,7 @@ async def ready(request: Request) -> JSONResponse:
     timeout = settings.readiness_timeout_s
 
     async def postgres() -> dict[str, Any]:
-        return await run_in_threadpool(_postgres_and_outbox)
+        return await _postgres_and_outbox()
 
     async def kafka_probe() -> None:
         if not await kafka.kafka_reachable(settings.kafka_bootstrap_servers, timeout):

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text
-from starlette.concurrency import run_in_threadpool
 
 from inventory_app import metrics
-from inventory_app.adapters.db import get_engine
+from inventory_app.adapters.pg_pool import get_pool
 
 router = APIRouter(tags=["metrics"])
 
 
-def _refresh_outbox_gauges() -> None:
-    with get_engine().connect() as connection:
-        pending, age = connection.execute(
-            text("SELECT count(*), extract(epoch FROM now() - min(created_at)) FROM outbox WHERE published_at IS NULL")
-        ).one()
+async def _refresh_outbox_gauges() -> None:
+    async with (await get_pool()).connection() as connection:
+        cursor = await connection.execute(
+            "SELECT count(*), extract(epoch FROM now() - min(created_at)) FROM outbox WHERE published_at IS NULL"
+        )
+        pending, age = await cursor.fetchone()
     metrics.OUTBOX_PENDING.set(pending)
     metrics.OUTBOX_OLDEST_AGE.set(float(age or 0))
 
@@ -25,7 +24,7 @@ def _refresh_outbox_gauges() -> None:
 @router.get("/metrics")
 async def prometheus_metrics() -> Response:
     try:
-        await run_in_threadpool(_refresh_outbox_gauges)
+        await _refresh_outbox_gauges()
     except Exception:  # noqa: BLE001 - metrics must still answer while the database is down
         metrics.OUTBOX_PENDING.set(float("nan"))
     return Response(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)

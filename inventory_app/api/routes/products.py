@@ -7,7 +7,6 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, File, Header, Query, Request, Response, UploadFile
-from starlette.concurrency import run_in_threadpool
 
 from inventory_app.api.deps import current_principal, etag, parse_if_match, read_json_body
 from inventory_app.api.errors import ProblemError
@@ -95,7 +94,7 @@ async def export_products(request: Request) -> Response:
     current_principal(request)  # any role may export
     # Exports queue among themselves: however many start at once, they hold at most two pooled connections.
     async with _EXPORTS_AT_ONCE:
-        spool = await run_in_threadpool(csv_transfer.export_to_spool)  # connection released when this returns
+        spool = await csv_transfer.export_to_spool()  # connection released when this returns
     return SpooledFileResponse(
         spool,
         media_type="text/csv; charset=utf-8",
@@ -131,8 +130,8 @@ async def import_products(
             [FieldError("file", "is required")],
         )
     try:
-        report = await run_in_threadpool(
-            csv_transfer.import_products_csv, file.file, by=principal, dry_run=dry_run, skip_invalid=skip_invalid
+        report = await csv_transfer.import_products_csv(
+            file.file, by=principal, dry_run=dry_run, skip_invalid=skip_invalid
         )
     except ValidationFailed as failure:
         raise ProblemError(400, "bad-request", "Bad request", failure.detail, failure.errors) from None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections import defaultdict
 from typing import Any
 
@@ -49,7 +48,7 @@ class AnalyticsState(rx.State):
 
     async def _load(self) -> None:
         try:
-            summary = await asyncio.to_thread(analytics.summary)
+            summary = await analytics.summary()
         except Exception:  # noqa: BLE001 - the page shows a message instead of failing
             self.error = "Analytics are unavailable right now; retrying."
             return

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,12 +79,8 @@ class CsvImportState(rx.State):
         # (api/body_limit.py); the file is a spooled temporary file, read by the import as a stream.
         try:
             by = await signed_in_principal(self)
-            report = await asyncio.to_thread(
-                csv_transfer.import_products_csv,
-                files[0].file,
-                by=by,
-                dry_run=self.dry_run,
-                skip_invalid=self.skip_invalid,
+            report = await csv_transfer.import_products_csv(
+                files[0].file, by=by, dry_run=self.dry_run, skip_invalid=self.skip_invalid
             )
         except DomainError as error:
             self._show_failure(error)
