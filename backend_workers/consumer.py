@@ -75,7 +75,7 @@ class ConsumeLoop:
         self.metrics_port = metrics_port
         self.stopping = asyncio.Event()
         self.consumer: AIOKafkaConsumer | None = None
-        self.dead_letters = DeadLetterPublisher(name, settings, self.metrics)
+        self.dead_letters = DeadLetterPublisher(name, settings, self.metrics, group_id)
         self.retry = RetryPolicy(name, settings, self.stopping, outage_limit_s, self.metrics.retries)
         # The open batch: records received but not yet flushed and committed. The lock keeps the
         # rebalance listener from flushing it while the loop is still handling records.

@@ -1,7 +1,8 @@
 """Sends a message a worker cannot handle to the dead-letter topic, with why and where it came from.
 
 The original key, value and headers are kept, plus `dlq_*` headers (error, original topic, partition,
-offset, worker). A send that keeps failing raises with the offset uncommitted, so a restarted worker
+offset and timestamp, worker and consumer group): what `python -m backend_workers.dead_letters` lists and
+replays by. A send that keeps failing raises with the offset uncommitted, so a restarted worker
 dead-letters the message again rather than losing it.
 """
 
@@ -24,8 +25,9 @@ log = logging.getLogger("backend_workers.consumer")
 
 
 class DeadLetterPublisher:
-    def __init__(self, worker: str, settings: Settings, metrics: WorkerMetrics) -> None:
+    def __init__(self, worker: str, settings: Settings, metrics: WorkerMetrics, group: str = "") -> None:
         self.worker = worker
+        self.group = group
         self.settings = settings
         self.metrics = metrics
         self.producer: AIOKafkaProducer | None = None
@@ -66,7 +68,9 @@ class DeadLetterPublisher:
             ("dlq_original_topic", record.topic.encode()),
             ("dlq_original_partition", str(record.partition).encode()),
             ("dlq_original_offset", str(record.offset).encode()),
+            ("dlq_original_timestamp", str(record.timestamp).encode()),
             ("dlq_worker", self.worker.encode()),
+            ("dlq_group", self.group.encode()),
         ]
         attempts = self.settings.consumer_max_attempts
         for attempt in range(1, attempts + 1):

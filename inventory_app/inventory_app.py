@@ -12,6 +12,7 @@ from inventory_app.lifespan import (
     notification_hub,
     outbox_relay,
     product_change_feed,
+    retention,
 )
 from inventory_app.ui.pages.account import account_page
 from inventory_app.ui.pages.admin import admin_page
@@ -34,6 +35,7 @@ app.register_lifespan_task(database_pool)
 app.register_lifespan_task(outbox_relay)
 app.register_lifespan_task(notification_hub)
 app.register_lifespan_task(product_change_feed)
+app.register_lifespan_task(retention)
 # First, before hydration: every UI event is authenticated (see ui/session_guard.py).
 app.add_middleware(SessionGuard(), index=0)
 app.add_page(login_page, route="/login", title="Sign in · Inventory", on_load=LoginState.load)

@@ -9,11 +9,13 @@ from contextlib import asynccontextmanager, suppress
 
 from starlette.concurrency import run_in_threadpool
 
+from inventory_app import metrics
 from inventory_app.adapters.change_feed import ProductChangeFeed
 from inventory_app.adapters.db import assert_migrated
 from inventory_app.adapters.notification_hub import NotificationHub, set_hub
-from inventory_app.adapters.outbox import OutboxRelay
+from inventory_app.adapters.outbox import OutboxRelay, psycopg_url
 from inventory_app.adapters.pg_pool import close_pool, get_pool
+from inventory_app.adapters.retention import RetentionSweeper, idempotency_sweep, outbox_sweep
 from inventory_app.services.credentials import get_credential_cache
 from inventory_app.services.read_cache import get_read_cache
 from inventory_app.settings import get_settings
@@ -50,6 +52,24 @@ async def outbox_relay() -> AsyncIterator[None]:
         yield
     finally:
         await _cancel(task, timeout_s=10)
+
+
+@asynccontextmanager
+async def retention() -> AsyncIterator[None]:
+    """Delete published outbox rows and expired idempotency keys as fast as they come due."""
+    settings = get_settings()
+    sweeper = RetentionSweeper(
+        psycopg_url(settings.database_url),
+        [outbox_sweep(settings.outbox_retention_s), idempotency_sweep()],
+        interval_s=settings.retention_interval_s,
+        batch=settings.retention_batch_size,
+        on_deleted=lambda table, n: metrics.RETENTION_DELETED.labels(table).inc(n),
+    )
+    task = asyncio.create_task(sweeper.run_forever(), name="retention")
+    try:
+        yield
+    finally:
+        await _cancel(task, timeout_s=5)
 
 
 @asynccontextmanager

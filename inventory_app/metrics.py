@@ -31,6 +31,11 @@ OUTBOX_RECOVERED = Counter(
     "Rows a new relay leader marked published from the relay-state topic (committed to Kafka, not yet to PostgreSQL)",
     registry=REGISTRY,
 )
-OUTBOX_DELETED = Counter("outbox_deleted_total", "Published rows removed after retention", registry=REGISTRY)
+RETENTION_DELETED = Counter(
+    "retention_deleted_rows_total",
+    "Rows deleted by retention (published outbox rows, expired idempotency keys)",
+    ["table"],
+    registry=REGISTRY,
+)
 SSE_CLIENTS = Gauge("sse_clients", "Connected notification stream clients", registry=REGISTRY)
 SSE_GAPS = Counter("sse_gaps_total", "gap messages sent: a stream that could not be complete", registry=REGISTRY)

@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     outbox_batch_size: int = Field(default=500, ge=1, le=5000)  # one Kafka transaction each
     outbox_poll_interval_s: float = Field(default=1.0, gt=0)
     outbox_retention_s: int = Field(default=3600, ge=0)
+    # Retention (adapters/retention.py): a sweep deletes in batches of this size and goes again at once
+    # while batches come back full; it sleeps this interval only when nothing more is due.
+    retention_batch_size: int = Field(default=5000, ge=100, le=100_000)
+    retention_interval_s: float = Field(default=5.0, gt=0, le=3600)
     # A row the broker refuses this many times in a row is moved to outbox_quarantine (with the reason), so
     # the events behind it keep flowing.
     outbox_max_publish_attempts: int = Field(default=5, ge=1, le=100)
@@ -66,6 +70,9 @@ class Settings(BaseSettings):
     # Analytics
     analytics_group_id: str = "inventory-analytics"
     analytics_metrics_port: int = 9311
+    # How long the analytics worker remembers an event id to drop a redelivery (a replay of dead letters
+    # must come within it). Redeliveries come within minutes; the default leaves a week.
+    analytics_dedup_retention_s: int = Field(default=7 * 86_400, ge=3600)
 
     # Consumers (shared loop)
     consumer_max_attempts: int = Field(default=5, ge=1)

@@ -12,9 +12,9 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
 from botocore.exceptions import ClientError
 
+from backend_workers import dead_letters
 from backend_workers.notifier import archive
 from inventory_app.adapters import aws
 from inventory_app.adapters.kafka import ensure_topics
@@ -154,16 +154,7 @@ def processed_total(metrics_port: int) -> float:
 
 
 def committed_offsets(settings, group: str, topic: str) -> dict[int, int]:
-    async def fetch() -> dict[int, int]:
-        admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
-        await admin.start()
-        try:
-            offsets = await admin.list_consumer_group_offsets(group)
-        finally:
-            await admin.close()
-        return {tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == topic}
-
-    return run_async(fetch())
+    return run_async(dead_letters.committed_offsets(settings, group, topic))
 
 
 def last_assignment(worker: WorkerProcess) -> list[int] | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 
 from backend_workers import logs
@@ -10,6 +11,8 @@ from backend_workers.analytics.handler import AnalyticsHandler
 from backend_workers.consumer import ConsumeLoop
 from inventory_app.adapters.db import assert_migrated
 from inventory_app.adapters.kafka import ensure_topics
+from inventory_app.adapters.outbox import psycopg_url
+from inventory_app.adapters.retention import RetentionSweeper, processed_event_sweep
 from inventory_app.settings import get_settings
 
 
@@ -27,9 +30,21 @@ async def main() -> int:
         batch_max_wait_s=0.5,
         metrics_port=settings.analytics_metrics_port,
     )
+    # The processed-event ids only need to outlive redeliveries (and dead-letter replays): pruned by age.
+    sweeper = RetentionSweeper(
+        psycopg_url(settings.database_url),
+        [processed_event_sweep(settings.analytics_dedup_retention_s)],
+        interval_s=settings.retention_interval_s,
+        batch=settings.retention_batch_size,
+        application_name="inventory-analytics-retention",
+    )
+    sweeping = asyncio.create_task(sweeper.run_forever(), name="retention")
     try:
         return await loop.run()
     finally:
+        sweeping.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sweeping
         await handler.close()
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -38,8 +37,6 @@ log = logging.getLogger("inventory_app.relay")
 CE_HEADERS = ("specversion", "id", "source", "type", "time", "subject", "dataschema")
 MAX_BACKOFF_S = 5.0
 SEND_TIMEOUT_S = 30.0
-CLEANUP_EVERY_S = 30.0
-CLEANUP_BATCH = 5000
 
 RELAY_STATE_KEY = b"published-batch"
 # How far back from the end of the relay-state topic to look for the last committed record: every batch adds
@@ -210,7 +207,6 @@ class OutboxRelay:
         self.topic = settings.kafka_topic_product_events
         self.state_topic = relay_state_topic(self.topic)
         self.producer: AIOKafkaProducer | None = None
-        self._last_cleanup = 0.0
         # Ids Kafka has committed and PostgreSQL has not marked yet (see the module docstring).
         self._unmarked: list[int] = []
         self._refusals: dict[int, int] = {}
@@ -260,7 +256,6 @@ class OutboxRelay:
                 set_json_loads(orjson.loads, context=conn)  # payloads are decoded once per event: make it cheap
                 while True:
                     published = await self.publish_batch(conn)
-                    await self._cleanup_if_due(conn)
                     if published >= self.settings.outbox_batch_size:
                         continue  # a full batch: more may be waiting
                     # Sleep until a commit notifies us, or poll anyway after the interval.
@@ -461,22 +456,3 @@ class OutboxRelay:
             metrics.OUTBOX_RECOVERED.inc(cursor.rowcount)
             log.info("marked %d rows published that Kafka had committed before the last relay stopped", cursor.rowcount)
         self._unmarked = []
-
-    async def _cleanup_if_due(self, conn: psycopg.AsyncConnection) -> None:
-        if time.monotonic() - self._last_cleanup < CLEANUP_EVERY_S:
-            return
-        self._last_cleanup = time.monotonic()
-        async with conn.transaction():
-            cursor = await conn.execute(
-                """DELETE FROM outbox WHERE id IN (
-                       SELECT id FROM outbox WHERE published_at < now() - make_interval(secs => %(keep)s)
-                       ORDER BY id LIMIT %(limit)s FOR UPDATE SKIP LOCKED)""",
-                {"keep": self.settings.outbox_retention_s, "limit": CLEANUP_BATCH},
-            )
-            if cursor.rowcount:
-                metrics.OUTBOX_DELETED.inc(cursor.rowcount)
-            await conn.execute(
-                "DELETE FROM idempotency_key WHERE ctid IN ("
-                "SELECT ctid FROM idempotency_key WHERE expires_at < now() LIMIT %(limit)s)",
-                {"limit": CLEANUP_BATCH},
-            )
