@@ -7,6 +7,8 @@ from typing import Any
 
 import psycopg
 
+from inventory_app.domain.events import PRODUCT_DELETED
+
 MARK_PROCESSED = """
 INSERT INTO analytics_processed_event (event_id, event_type) VALUES (%(id)s, %(type)s)
 ON CONFLICT (event_id) DO NOTHING
@@ -66,7 +68,7 @@ async def apply_event(conn: psycopg.AsyncConnection, event: dict[str, Any]) -> b
                             "version",
                         )
                     },
-                    "deleted": event["type"] == "inventory.product.deleted",
+                    "deleted": event["type"] == PRODUCT_DELETED,
                 },
             )
         reason = data.get("reason") or {}

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from inventory_app.domain.events import LOW_STOCK_WARNING, PRODUCT_CREATED, PRODUCT_DELETED, PRODUCT_UPDATED
+
 NOTICE_TYPES = {
-    "inventory.product.created": "product_created",
-    "inventory.product.updated": "product_updated",
-    "inventory.product.deleted": "product_deleted",
-    "inventory.product.low-stock-warning": "low_stock_warning",
+    PRODUCT_CREATED: "product_created",
+    PRODUCT_UPDATED: "product_updated",
+    PRODUCT_DELETED: "product_deleted",
+    LOW_STOCK_WARNING: "low_stock_warning",
 }
 
 

@@ -7,13 +7,14 @@ from typing import Any
 
 import reflex as rx
 
+from inventory_app.domain.events import LOW_STOCK_WARNING, PRODUCT_CREATED, PRODUCT_DELETED, PRODUCT_UPDATED
 from inventory_app.services import analytics
 
 SHORT_TYPES = {
-    "inventory.product.created": "created",
-    "inventory.product.updated": "updated",
-    "inventory.product.deleted": "deleted",
-    "inventory.product.low-stock-warning": "low_stock",
+    PRODUCT_CREATED: "created",
+    PRODUCT_UPDATED: "updated",
+    PRODUCT_DELETED: "deleted",
+    LOW_STOCK_WARNING: "low_stock",
 }
 
 
