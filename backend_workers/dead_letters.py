@@ -29,14 +29,16 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from prometheus_client import CollectorRegistry, Counter
 
 from backend_workers import logs
 from backend_workers.consumed import ConsumedEvent, EventHandler, parse
+from backend_workers.retry_policy import RetryPolicy
 from inventory_app.adapters.kafka import topic_partitions
-from inventory_app.backoff import backoff_delay
 from inventory_app.settings import Settings, get_settings
 
 WORKERS = ("notifier", "analytics")
+OUTAGE_LIMIT_S = 120.0
 STALL_S = 60.0  # no progress reading the topic for this long: the broker is away; give up, change nothing more
 
 
@@ -172,25 +174,15 @@ class ReplayResult:
     failed: str | None = None
 
 
-async def _with_retries(settings: Settings, call: Callable[[], Awaitable[None]]) -> None:
-    attempts = settings.consumer_max_attempts
-    for attempt in range(1, attempts + 1):
-        try:
-            await call()
-            return
-        except Exception:
-            if attempt == attempts:
-                raise
-            await asyncio.sleep(
-                backoff_delay(attempt, settings.consumer_backoff_initial_s, settings.consumer_backoff_max_s)
-            )
-
-
 async def replay(
     settings: Settings, worker: str, handler: EventHandler, *, dry_run: bool = False, skip_failing: bool = False
 ) -> ReplayResult:
     topic = settings.kafka_topic_dead_letters
     result = ReplayResult()
+    # The worker's own policy: a store outage is waited out (at most OUTAGE_LIMIT_S, then the tool exits with
+    # nothing past the last replayed letter committed); a failure is retried CONSUMER_MAX_ATTEMPTS times.
+    retries = Counter("replay_retries_total", "Handler retries during a replay", registry=CollectorRegistry())
+    policy = RetryPolicy(f"{worker}-replay", settings, asyncio.Event(), OUTAGE_LIMIT_S, retries)
     async with dead_letter_consumer(settings, replay_group(settings, worker)) as consumer:
         async for letter in read_dead_letters(consumer, settings.kafka_bootstrap_servers, topic, consumer.committed):
             tp = TopicPartition(topic, letter.record.partition)
@@ -202,8 +194,8 @@ async def replay(
                 try:
                     original = letter.original()
                     item = ConsumedEvent(original, parse(original))
-                    await _with_retries(settings, lambda item=item: handler.handle(item))
-                    await _with_retries(settings, lambda item=item: handler.flush([item]))
+                    await policy.run(lambda item=item: handler.handle(item), settings.consumer_max_attempts)
+                    await policy.run(lambda item=item: handler.flush([item]), settings.consumer_max_attempts)
                     result.replayed += 1
                 except Exception as error:  # noqa: BLE001 - reported; the dead letter stays on the topic
                     if not skip_failing:
