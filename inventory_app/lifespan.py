@@ -12,13 +12,11 @@ from starlette.concurrency import run_in_threadpool
 from inventory_app import metrics
 from inventory_app.adapters.change_feed import ProductChangeFeed
 from inventory_app.adapters.db import assert_migrated
-from inventory_app.adapters.notification_hub import NotificationHub, set_hub
+from inventory_app.adapters.notification_hub import NotificationHub
 from inventory_app.adapters.outbox import OutboxRelay, psycopg_url
 from inventory_app.adapters.pg_pool import close_pool, get_pool
 from inventory_app.adapters.retention import RetentionSweeper, idempotency_sweep, outbox_sweep
-from inventory_app.services.credentials import get_credential_cache
-from inventory_app.services.read_cache import get_read_cache
-from inventory_app.settings import get_settings
+from inventory_app.bootstrap import wiring
 
 log = logging.getLogger("inventory_app")
 
@@ -43,7 +41,7 @@ async def database_pool() -> AsyncIterator[None]:
 @asynccontextmanager
 async def outbox_relay() -> AsyncIterator[None]:
     """Publish committed outbox events to Kafka in the background, off the request path."""
-    settings = get_settings()
+    settings = wiring().settings
     if not settings.outbox_relay_enabled:
         yield
         return
@@ -57,7 +55,7 @@ async def outbox_relay() -> AsyncIterator[None]:
 @asynccontextmanager
 async def retention() -> AsyncIterator[None]:
     """Delete published outbox rows and expired idempotency keys as fast as they come due."""
-    settings = get_settings()
+    settings = wiring().settings
     sweeper = RetentionSweeper(
         psycopg_url(settings.database_url),
         [outbox_sweep(settings.outbox_retention_s), idempotency_sweep()],
@@ -75,7 +73,8 @@ async def retention() -> AsyncIterator[None]:
 @asynccontextmanager
 async def product_change_feed() -> AsyncIterator[None]:
     """Keep this process's read and credential caches in step with commits made anywhere (LISTEN)."""
-    feed = ProductChangeFeed(get_settings(), get_read_cache(), get_credential_cache())
+    parts = wiring()
+    feed = ProductChangeFeed(parts.settings, parts.read_cache, parts.credential_cache)
     task = asyncio.create_task(feed.run_forever(), name="product-change-feed")
     try:
         yield
@@ -86,15 +85,15 @@ async def product_change_feed() -> AsyncIterator[None]:
 @asynccontextmanager
 async def notification_hub() -> AsyncIterator[None]:
     """One notifications consumer per process, feeding every open SSE stream."""
-    hub = NotificationHub(get_settings())
-    set_hub(hub)
+    hub = NotificationHub(wiring().settings)
+    wiring().hub = hub
     task = asyncio.create_task(hub.run_forever(), name="notification-hub")
     try:
         yield
     finally:
         hub.close()
         await _cancel(task, timeout_s=5)
-        set_hub(None)
+        wiring().hub = None
 
 
 async def _cancel(task: asyncio.Task, timeout_s: float) -> None:
@@ -111,5 +110,5 @@ def configure_logging() -> None:
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
         app_logger.addHandler(handler)
-        app_logger.setLevel(get_settings().log_level)
+        app_logger.setLevel(wiring().settings.log_level)
         app_logger.propagate = False

@@ -98,6 +98,8 @@ class Settings(BaseSettings):
     import_max_bytes: int = Field(default=20_000_000, ge=1024)
     # Per process: the read cache's bytes (product reads and list pages; least recently used go first).
     read_cache_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024 * 1024)
+    # Off answers every product read from PostgreSQL (X-Cache: miss): the bench's uncached runs, or a diagnosis.
+    read_cache_enabled: bool = True
     readiness_timeout_s: float = Field(default=2.0, gt=0)
     sse_ping_interval_s: float = Field(default=15.0, gt=0)
     # Newest notices each app process keeps: what a reconnecting client can be replayed, and how far

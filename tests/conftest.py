@@ -115,7 +115,18 @@ def _stack_lock() -> Iterator[Path]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-@pytest.fixture(scope="session", autouse=True)
+UNIT_TESTS = REPO_ROOT / "tests" / "unit"
+
+
+@pytest.fixture(autouse=True)
+def _services_for_non_unit_tests(request: pytest.FixtureRequest) -> None:
+    """Every test outside tests/unit gets the stack (started once per run) and its topics; unit tests run
+    against fakes, so `pytest tests/unit` needs no PostgreSQL, Kafka, moto or browser."""
+    if UNIT_TESTS not in Path(request.node.path).parents:
+        request.getfixturevalue("topics")
+
+
+@pytest.fixture(scope="session")
 def stack() -> Iterator[StackConfig]:
     """The test stack's services, started by the run (idempotent), migrated, and stopped at its end.
 
@@ -157,7 +168,7 @@ def engine(settings):
     engine.dispose()
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="session")
 def topics(settings) -> None:
     """The session's topics exist and the broker's group coordinator is up before any test runs."""
     from inventory_app.adapters.kafka import ensure_topics

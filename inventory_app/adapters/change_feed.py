@@ -10,7 +10,7 @@ import psycopg
 
 from inventory_app.adapters.outbox import KEEPALIVES, heartbeat, psycopg_url
 from inventory_app.backoff import backoff_delay
-from inventory_app.services.credentials import CredentialCache
+from inventory_app.services.credential_cache import CredentialCache
 from inventory_app.services.read_cache import ReadCache
 from inventory_app.settings import Settings
 

@@ -201,15 +201,3 @@ class NotificationHub:
         finally:
             self.connected = False
             await consumer.stop()
-
-
-_hub: NotificationHub | None = None
-
-
-def get_hub() -> NotificationHub | None:
-    return _hub
-
-
-def set_hub(hub: NotificationHub | None) -> None:
-    global _hub
-    _hub = hub

@@ -168,37 +168,37 @@ async def lock_by_skus(conn: AsyncConnection, skus: list[str]) -> list[ProductSt
 
 
 async def write_changes(conn: AsyncConnection, changes: list[Change], actor: dict[str, Any] | None) -> None:
-    """Persist what domain changes returned: product rows, ledger rows, outbox rows, a batch at a time.
+    """Persist what domain changes returned: product rows, ledger rows, outbox rows, in one round trip.
 
-    psycopg's executemany pipelines its statements, and the events of all the changes go in as one
-    statement in their order, so a chunk of an import costs a few round trips, not a few per row. A
-    concurrent insert of the same SKU, which the service's check cannot see, fails on the unique index
-    and becomes the same DuplicateSku as the check's.
+    The statements go out as one pipeline (an adjustment's update, ledger row and events cost one round
+    trip), executemany batches a chunk of an import, and the events of all the changes go in as one
+    statement in their order. A concurrent insert of the same SKU, which the service's check cannot see,
+    fails on the unique index and becomes the same DuplicateSku as the check's.
     """
     inserted = [asdict(c.after) for c in changes if c.before is None and c.after is not None]
     updated = [asdict(c.after) for c in changes if c.before is not None and c.after not in (None, c.before)]
     deleted = [(c.before.id,) for c in changes if c.after is None and c.before is not None]
     movements = [{**asdict(c.movement), "actor": Jsonb(c.movement.actor)} for c in changes if c.movement]
     events = [event for c in changes for event in c.events]
-    async with conn.cursor() as cursor:
-        try:
+    try:
+        async with conn.pipeline(), conn.cursor() as cursor:
             if inserted:
                 await cursor.executemany(INSERT_PRODUCT_SQL, inserted)
             if updated:
                 await cursor.executemany(UPDATE_PRODUCT_SQL, updated)
-        except UniqueViolation as error:
-            if "sku" not in str(error):
-                raise
-            only = changes[0].after if len(changes) == 1 else None
-            detail = (
-                f"A product with SKU {only.sku} already exists."
-                if only is not None
-                else "A product with one of these SKUs was created at the same time; nothing was saved. Try again."
-            )
-            raise DuplicateSku(detail, [FieldError("sku", "already exists")]) from None
-        if deleted:
-            await cursor.executemany("DELETE FROM product WHERE id = %s", deleted)
-        if movements:
-            await cursor.executemany(INSERT_MOVEMENT_SQL, movements)
-        if events:
-            await cursor.execute(INSERT_EVENTS_SQL, {"events": Jsonb(events), "actor": Jsonb(actor)})
+            if deleted:
+                await cursor.executemany("DELETE FROM product WHERE id = %s", deleted)
+            if movements:
+                await cursor.executemany(INSERT_MOVEMENT_SQL, movements)
+            if events:
+                await cursor.execute(INSERT_EVENTS_SQL, {"events": Jsonb(events), "actor": Jsonb(actor)})
+    except UniqueViolation as error:
+        if "sku" not in str(error):
+            raise
+        only = changes[0].after if len(changes) == 1 else None
+        detail = (
+            f"A product with SKU {only.sku} already exists."
+            if only is not None
+            else "A product with one of these SKUs was created at the same time; nothing was saved. Try again."
+        )
+        raise DuplicateSku(detail, [FieldError("sku", "already exists")]) from None

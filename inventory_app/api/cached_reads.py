@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from inventory_app.services.read_cache import CachedResponse, get_read_cache
+from inventory_app.bootstrap import wiring
+from inventory_app.services.read_cache import CachedResponse
 
 PRODUCTS = "/api/products"
 PRODUCT_PREFIX = PRODUCTS + "/"
@@ -31,7 +32,7 @@ class CachedReadsMiddleware:
 
 
 def _lookup(path: str, query: bytes) -> CachedResponse | None:
-    cache = get_read_cache()
+    cache = wiring().read_cache
     if path == PRODUCTS:
         return cache.get_list(query)
     if path.startswith(PRODUCT_PREFIX) and not query and "/" not in path[len(PRODUCT_PREFIX) :]:

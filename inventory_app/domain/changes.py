@@ -26,12 +26,13 @@ from inventory_app.domain.model import (
     low_stock_warning_due,
     quantity_after,
 )
+from inventory_app.domain.views import ProductView
 
 
 @dataclass(frozen=True)
 class ProductState:
-    """A product as stored. The one list of its columns: the ORM entity and the async path's SELECT both
-    map onto it, so a new column is added here once (`PRODUCT_COLUMNS`) or not at all."""
+    """A product as stored. The one list of its columns: every SELECT and write of `product_store` maps onto
+    it, so a new column is added here once (`PRODUCT_COLUMNS`) or not at all."""
 
     id: uuid.UUID
     sku: str
@@ -45,11 +46,6 @@ class ProductState:
     version: int
     created_at: datetime
     updated_at: datetime
-
-    @classmethod
-    def of(cls, row: Any) -> ProductState:
-        """From anything with the columns as attributes (the ORM entity)."""
-        return cls(**{name: getattr(row, name) for name in PRODUCT_COLUMNS})
 
 
 PRODUCT_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(ProductState))
@@ -83,7 +79,7 @@ class Change:
         return bool(self.events)
 
 
-def public(product: Any) -> dict[str, Any]:
+def public(product: Any) -> ProductView:
     """The product as the API and the events show it (ProductPublic)."""
     return {
         "id": str(product.id),

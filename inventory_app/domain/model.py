@@ -6,7 +6,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypedDict
 
 from inventory_app.domain.errors import FieldError, InsufficientStock, ValidationFailed
 
@@ -107,7 +107,22 @@ _VALIDATORS = {
 }
 
 
-def validate_product_fields(payload: Any, *, partial: bool) -> dict[str, Any]:
+class ProductFields(TypedDict, total=False):
+    """A create or update request once validated (the contract's ProductCreate; ProductUpdate lacks quantity).
+
+    A create has every field (defaults filled in), an update only those it changes.
+    """
+
+    sku: str  # normalised: upper-case
+    name: str
+    description: str
+    category: str
+    price: Decimal
+    quantity: int
+    low_stock_threshold: int
+
+
+def validate_product_fields(payload: Any, *, partial: bool) -> ProductFields:
     """Check a create (partial=False) or update (partial=True) payload; raise naming every bad field."""
     if not isinstance(payload, dict):
         raise ValidationFailed("The body must be a JSON object.", [FieldError("body", "must be an object")])
@@ -124,7 +139,7 @@ def validate_product_fields(payload: Any, *, partial: bool) -> dict[str, Any]:
         for required in ("sku", "name", "price"):
             if required not in payload or payload[required] is None:
                 errors.append(FieldError(required, "is required"))
-    cleaned: dict[str, Any] = {}
+    cleaned: ProductFields = {}
     for key in allowed:
         if key in payload and payload[key] is not None:
             value = _VALIDATORS[key](payload[key], errors)

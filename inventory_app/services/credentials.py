@@ -10,71 +10,13 @@ is down the cache is off, so a revocation is never missed.
 from __future__ import annotations
 
 import asyncio
-import time
-from collections import OrderedDict
-from dataclasses import dataclass
-from datetime import UTC, datetime
 
+from inventory_app.bootstrap import wiring
 from inventory_app.domain.errors import NotAuthenticated
 from inventory_app.domain.identity import Principal
 from inventory_app.services import identity
-from inventory_app.settings import get_settings
 
-MAX_ENTRIES = 10_000
 SESSION_COOKIE = "inventory_session"
-
-
-@dataclass(frozen=True)
-class _Entry:
-    principal: Principal
-    valid_until: datetime  # the credential's own expiry (absolute, or idle for a session)
-    cached_until: float  # time.monotonic()
-
-
-class CredentialCache:
-    def __init__(self) -> None:
-        self._entries: OrderedDict[str, _Entry] = OrderedDict()
-        self.active = False
-        self.generation = 0
-
-    def activate(self) -> None:
-        self.clear()
-        self.active = True
-
-    def deactivate(self) -> None:
-        self.active = False
-        self.clear()
-
-    def clear(self) -> None:
-        self._entries.clear()
-        self.generation += 1  # a lookup that started before the change must not store its answer
-
-    def get(self, key: str) -> Principal | None:
-        entry = self._entries.get(key)
-        if entry is None:
-            return None
-        if time.monotonic() >= entry.cached_until or datetime.now(UTC) >= entry.valid_until:
-            self._entries.pop(key, None)
-            return None
-        return entry.principal
-
-    def put(self, key: str, checked: identity.Checked, generation: int) -> None:
-        ttl = get_settings().credential_cache_ttl_s
-        if not self.active or ttl <= 0 or generation != self.generation:
-            return
-        self._entries[key] = _Entry(checked.principal, checked.valid_until, time.monotonic() + ttl)
-        self._entries.move_to_end(key)
-        while len(self._entries) > MAX_ENTRIES:
-            self._entries.popitem(last=False)
-
-
-_cache = CredentialCache()
-# The process that ends a credential forgets its cached answers at once (others hear NOTIFY within a second).
-identity.on_credentials_changed(_cache.clear)
-
-
-def get_credential_cache() -> CredentialCache:
-    return _cache
 
 
 def bearer_token(authorization: str | None) -> str | None:
@@ -128,10 +70,11 @@ def _forget_lookup(key: str, done: asyncio.Future) -> None:
 async def _cached(key_secret: str, check, secret: str) -> Principal | None:
     # Keyed by a hash, so the cache never holds a usable secret.
     key = identity.hash_secret(key_secret)
-    hit = _cache.get(key)
+    cache = wiring().credential_cache
+    hit = cache.get(key)
     if hit is not None:
         return hit
-    generation = _cache.generation
+    generation = cache.generation
     shared = _in_flight.get(key)
     # A lookup from before a change is not shared, nor one of another event loop (tests run several).
     if shared is not None and shared[0] == generation and shared[1].get_loop() is asyncio.get_running_loop():
@@ -144,5 +87,5 @@ async def _cached(key_secret: str, check, secret: str) -> Principal | None:
     checked = await asyncio.shield(pending)
     if checked is None:
         return None
-    _cache.put(key, checked, generation)
+    cache.put(key, checked, generation)
     return checked.principal

@@ -12,18 +12,15 @@ from datetime import UTC, datetime
 from tempfile import SpooledTemporaryFile
 from typing import Any, BinaryIO
 
-from psycopg_pool import AsyncConnectionPool
-
 from inventory_app.adapters import product_store
-from inventory_app.adapters.pg_pool import get_pool
+from inventory_app.bootstrap import wiring
 from inventory_app.domain import changes
 from inventory_app.domain.changes import Change, ProductState
 from inventory_app.domain.errors import FieldError, ImportRejected, ImportReport, RowError, ValidationFailed
 from inventory_app.domain.identity import Principal, Role
 from inventory_app.domain.model import normalize_sku, validate_product_fields
 from inventory_app.services.products import to_public
-from inventory_app.services.unit_of_work import AsyncUnitOfWork, async_unit_of_work
-from inventory_app.settings import get_settings
+from inventory_app.services.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 COLUMNS = ("sku", "name", "description", "category", "price", "quantity", "low_stock_threshold")
 REQUIRED_COLUMNS = ("sku", "name", "price")
@@ -65,7 +62,7 @@ def _export_line(product: ProductState) -> bytes:
     return _csv_line(neutralise_formula(public[c]) if c in TEXT_COLUMNS else public[c] for c in COLUMNS).encode()
 
 
-async def export_to_spool(*, pool: AsyncConnectionPool | None = None) -> SpooledTemporaryFile:
+async def export_to_spool() -> SpooledTemporaryFile:
     """The whole export, read in one short transaction (one consistent snapshot), in a spooled file.
 
     Rows come from a server-side cursor a batch at a time (memory stays flat for any size), and the
@@ -75,7 +72,7 @@ async def export_to_spool(*, pool: AsyncConnectionPool | None = None) -> Spooled
     spool = SpooledTemporaryFile(max_size=EXPORT_SPOOL_MEMORY, mode="w+b")  # noqa: SIM115 - the response closes it
     try:
         spool.write(_csv_line(COLUMNS).encode())
-        async with (pool or await get_pool()).connection() as conn, conn.transaction():
+        async with (await wiring().pool()).connection() as conn, conn.transaction():
             async for batch in product_store.stream_by_sku(conn, EXPORT_BATCH):
                 spool.write(b"".join(_export_line(product) for product in batch))
         spool.seek(0)
@@ -178,9 +175,9 @@ def _valid_rows(text: io.TextIOWrapper, errors: list[RowError]) -> Iterator[Impo
 
 
 async def _apply_chunk(
-    unit: AsyncUnitOfWork, chunk: list[ImportRow], report: ImportReport, dry_run: bool, source: str
+    unit: UnitOfWork, chunk: list[ImportRow], report: ImportReport, dry_run: bool, source: str
 ) -> None:
-    existing = {p.sku: p for p in await product_store.lock_by_skus(unit.conn, [row.fields["sku"] for row in chunk])}
+    existing = {p.sku: p for p in await unit.lock_by_skus([row.fields["sku"] for row in chunk])}
     now = datetime.now(UTC)
     actor = unit.actor.to_json()
     staged: list[Change] = []
@@ -241,7 +238,7 @@ async def import_products_csv(
     by: Principal,
     dry_run: bool = False,
     skip_invalid: bool = False,
-    pool: AsyncConnectionPool | None = None,
+    uow: UnitOfWorkFactory | None = None,
 ) -> ImportReport:
     """Upsert products by SKU, all or nothing.
 
@@ -268,9 +265,9 @@ async def import_products_csv(
         )
     if valid_rows == 0:
         return report
-    source = get_settings().event_source
+    source = wiring().settings.event_source
     stream.seek(0)
-    async with async_unit_of_work(by.actor, pool) as unit:
+    async with (uow or wiring().unit_of_work)(by.actor) as unit:
         chunk: list[ImportRow] = []
         for row in read_rows(stream, []):  # pass 2: the same rows; their errors are already reported
             chunk.append(row)

@@ -8,10 +8,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from psycopg import AsyncConnection
-from psycopg_pool import AsyncConnectionPool
 
 from inventory_app.adapters import product_store
-from inventory_app.adapters.pg_pool import get_pool
+from inventory_app.bootstrap import wiring
 from inventory_app.domain import changes, events
 from inventory_app.domain.changes import Movement, ProductState
 from inventory_app.domain.errors import (
@@ -26,9 +25,9 @@ from inventory_app.domain.model import (
     has_nul,
     validate_product_fields,
 )
+from inventory_app.domain.views import AdjustmentResult, MovementsPage, MovementView, ProductsPage, ProductView
 from inventory_app.services import idempotency
-from inventory_app.services.unit_of_work import AsyncUnitOfWork, async_unit_of_work
-from inventory_app.settings import get_settings
+from inventory_app.services.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 SORTABLE = product_store.SORT_COLUMNS
 MAX_PAGE_SIZE = 200
@@ -40,11 +39,11 @@ MIN_SEARCH_LENGTH = 3
 COUNT_EXACT_LIMIT = 10_000
 
 
-def to_public(product: Any) -> dict[str, Any]:
+def to_public(product: Any) -> ProductView:
     return changes.public(product)
 
 
-def movement_to_public(movement: Movement) -> dict[str, Any]:
+def movement_to_public(movement: Movement) -> MovementView:
     return {
         "id": str(movement.id),
         "product_id": str(movement.product_id),
@@ -62,7 +61,7 @@ class Result:
     """A use case's answer; `replayed` is true when an idempotency key returned a stored response."""
 
     status: int
-    body: dict[str, Any]
+    body: ProductView | AdjustmentResult  # a replay: the first answer, as stored
     replayed: bool = False
 
 
@@ -85,35 +84,32 @@ def _check_version(product: ProductState, expected_version: int | None) -> None:
 
 
 async def create_product(
-    payload: Any, *, by: Principal, idempotency_key: str | None = None, pool: AsyncConnectionPool | None = None
+    payload: Any, *, by: Principal, idempotency_key: str | None = None, uow: UnitOfWorkFactory | None = None
 ) -> Result:
     by.require(Role.EDITOR)
-    settings = get_settings()
     fields = validate_product_fields(payload, partial=False)
-    async with async_unit_of_work(by.actor, pool) as unit:
-        body_hash = idempotency.request_hash(payload)
-        scope = f"create_product:{by.user_id or 'system'}"  # keys are the caller's own
+    body_hash = idempotency.request_hash(payload)
+    scope = f"create_product:{by.user_id or 'system'}"  # keys are the caller's own
+    async with (uow or wiring().unit_of_work)(by.actor) as unit:
         if idempotency_key is not None:
-            stored = await idempotency.lookup_on(unit.conn, scope, idempotency_key, body_hash)
+            stored = await unit.replay(scope, idempotency_key, body_hash)
             if stored is not None:
                 return Result(stored.status, stored.body, replayed=True)
-        if await product_store.sku_taken(unit.conn, fields["sku"]):
+        if await unit.sku_taken(fields["sku"]):
             raise DuplicateSku(
                 f"A product with SKU {fields['sku']} already exists.", [FieldError("sku", "already exists")]
             )
-        change = changes.create(uuid.uuid4(), fields, now=datetime.now(UTC), source=settings.event_source)
+        change = changes.create(uuid.uuid4(), fields, now=datetime.now(UTC), source=wiring().settings.event_source)
         await unit.record(change)
         body = to_public(change.after)
         if idempotency_key is not None:
-            await idempotency.remember_on(
-                unit.conn, scope, idempotency_key, body_hash, 201, body, settings.idempotency_ttl_s
-            )
+            await unit.remember(scope, idempotency_key, body_hash, 201, body)
     return Result(201, body)
 
 
-async def _locked(unit: AsyncUnitOfWork, product_id: str | uuid.UUID, expected_version: int | None) -> ProductState:
+async def _locked(unit: UnitOfWork, product_id: str | uuid.UUID, expected_version: int | None) -> ProductState:
     pid = parse_product_id(product_id)
-    product = await product_store.lock_product(unit.conn, pid)
+    product = await unit.lock(pid)
     if product is None:
         raise ProductNotFound(f"No product with id {pid}.")
     _check_version(product, expected_version)
@@ -121,9 +117,9 @@ async def _locked(unit: AsyncUnitOfWork, product_id: str | uuid.UUID, expected_v
 
 
 # -- read -------------------------------------------------------------------------------------------
-async def get_product(product_id: str | uuid.UUID, *, pool: AsyncConnectionPool | None = None) -> dict[str, Any]:
+async def get_product(product_id: str | uuid.UUID) -> ProductView:
     pid = parse_product_id(product_id)
-    async with (pool or await get_pool()).connection() as conn:
+    async with (await wiring().pool()).connection() as conn:
         product = await product_store.fetch_product(conn, pid)
     if product is None:
         raise ProductNotFound(f"No product with id {pid}.")
@@ -158,11 +154,11 @@ class ProductQuery:
         return self
 
 
-async def list_products(query: ProductQuery, *, pool: AsyncConnectionPool | None = None) -> dict[str, Any]:
+async def list_products(query: ProductQuery) -> ProductsPage:
     query = query.validated()
     q = query.q.strip() if query.q else ""
     where = product_store.ListFilter(q=q or None, category=query.category or None, low_stock=query.low_stock)
-    async with (pool or await get_pool()).connection() as conn:
+    async with (await wiring().pool()).connection() as conn:
         count, estimated = await _bounded_count(conn, where)
         rows = await product_store.fetch_page(conn, where, query.sort, query.limit, query.offset)
     return {"data": [to_public(p) for p in rows], "count": count, "count_estimated": estimated}
@@ -177,8 +173,8 @@ async def _bounded_count(conn: AsyncConnection, where: product_store.ListFilter)
     return max(await product_store.estimate_count(conn, where), COUNT_EXACT_LIMIT + 1), True
 
 
-async def list_categories(*, pool: AsyncConnectionPool | None = None, limit: int = 200) -> list[str]:
-    async with (pool or await get_pool()).connection() as conn:
+async def list_categories(*, limit: int = 200) -> list[str]:
+    async with (await wiring().pool()).connection() as conn:
         return await product_store.fetch_categories(conn, limit)
 
 
@@ -189,22 +185,18 @@ async def update_product(
     *,
     by: Principal,
     expected_version: int | None = None,
-    pool: AsyncConnectionPool | None = None,
-) -> dict[str, Any]:
+    uow: UnitOfWorkFactory | None = None,
+) -> ProductView:
     by.require(Role.EDITOR)
     fields = validate_product_fields(payload, partial=True)
-    async with async_unit_of_work(by.actor, pool) as unit:
+    async with (uow or wiring().unit_of_work)(by.actor) as unit:
         product = await _locked(unit, product_id, expected_version)
-        if (
-            "sku" in fields
-            and fields["sku"] != product.sku
-            and await product_store.sku_taken(unit.conn, fields["sku"], product.id)
-        ):
+        if "sku" in fields and fields["sku"] != product.sku and await unit.sku_taken(fields["sku"], product.id):
             raise DuplicateSku(
                 f"A product with SKU {fields['sku']} already exists.", [FieldError("sku", "already exists")]
             )
         change = changes.update(
-            product, fields, {"kind": "edit"}, now=datetime.now(UTC), source=get_settings().event_source
+            product, fields, {"kind": "edit"}, now=datetime.now(UTC), source=wiring().settings.event_source
         )
         await unit.record(change)  # an edit that changes nothing records nothing
         return to_public(change.after)
@@ -216,18 +208,16 @@ async def delete_product(
     *,
     by: Principal,
     expected_version: int | None = None,
-    pool: AsyncConnectionPool | None = None,
+    uow: UnitOfWorkFactory | None = None,
 ) -> None:
     by.require(Role.EDITOR)
-    async with async_unit_of_work(by.actor, pool) as unit:
+    async with (uow or wiring().unit_of_work)(by.actor) as unit:
         product = await _locked(unit, product_id, expected_version)
-        await unit.record(changes.delete(product, source=get_settings().event_source))
+        await unit.record(changes.delete(product, source=wiring().settings.event_source))
 
 
 # -- stock ------------------------------------------------------------------------------------------
-async def list_movements(
-    product_id: str | uuid.UUID, *, limit: int = 50, offset: int = 0, pool: AsyncConnectionPool | None = None
-) -> dict[str, Any]:
+async def list_movements(product_id: str | uuid.UUID, *, limit: int = 50, offset: int = 0) -> MovementsPage:
     errors = []
     if not 1 <= limit <= MAX_PAGE_SIZE:
         errors.append(FieldError("limit", f"must be between 1 and {MAX_PAGE_SIZE}"))
@@ -236,7 +226,7 @@ async def list_movements(
     if errors:
         raise ValidationFailed("Invalid list parameters.", errors)
     pid = parse_product_id(product_id)
-    async with (pool or await get_pool()).connection() as conn:
+    async with (await wiring().pool()).connection() as conn:
         count = await product_store.count_movements(conn, pid)
         # A deleted product's ledger stays readable (who moved what before it went); only an id that
         # never had a product answers 404.

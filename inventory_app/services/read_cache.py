@@ -24,8 +24,6 @@ from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
-from inventory_app.settings import get_settings
-
 
 @dataclass(frozen=True)
 class CachedResponse:
@@ -92,13 +90,17 @@ class _Entries:
 
 
 class ReadCache:
-    def __init__(self, max_entries: int = 10_000, ttl_s: float = 300.0, max_bytes: int = 64 * 1024 * 1024) -> None:
+    def __init__(
+        self, max_entries: int = 10_000, ttl_s: float = 300.0, max_bytes: int = 64 * 1024 * 1024, enabled: bool = True
+    ) -> None:
+        # A disabled cache never activates: every read is a miss (READ_CACHE_ENABLED=false).
+        self.enabled = enabled
         # Lists are few but large (a page of 200 products is ~100 kB): they get three quarters of the bytes.
         self._products = _Entries(max_entries, max_bytes // 4, ttl_s)
         self._lists = _Entries(max(1, max_entries // 10), max_bytes - max_bytes // 4, ttl_s)
         self._generation = 0
         self._active = False
-        # Invalidations come from the event loop (notifications) and from worker threads (commits).
+        # Everything runs on the event loop today; the lock keeps the cache safe for a thread that reads it.
         self._lock = threading.Lock()
 
     @property
@@ -107,7 +109,7 @@ class ReadCache:
 
     def activate(self) -> None:
         """The change listener is connected: start from empty, since changes may have been missed."""
-        self._reset(active=True)
+        self._reset(active=self.enabled)
 
     def deactivate(self) -> None:
         self._reset(active=False)
@@ -166,10 +168,3 @@ class ReadCache:
     @property
     def bytes(self) -> int:
         return self._products.bytes + self._lists.bytes
-
-
-_cache = ReadCache(max_bytes=get_settings().read_cache_max_bytes)
-
-
-def get_read_cache() -> ReadCache:
-    return _cache

@@ -1,47 +1,108 @@
-"""The unit of work: one transaction per use case, recording each change with its outbox events."""
+"""The unit of work: one transaction per use case, recording each change with its outbox events.
+
+Services see only the `UnitOfWork` protocol: lock what they change, check a SKU, replay or remember an
+idempotency key, and `record` the domain's changes. `PostgresUnitOfWork` does it on a pooled psycopg
+connection; the unit tests' fake (tests/unit/fakes.py) does it in memory, so the change rules and the
+use cases are tested without a database. `bootstrap.py` picks the one a process uses.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any, Protocol
 
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from inventory_app.adapters import product_store
-from inventory_app.adapters.pg_pool import get_pool
-from inventory_app.domain.changes import Change
+from inventory_app.adapters import idempotency_store, product_store
+from inventory_app.domain.changes import Change, ProductState
 from inventory_app.domain.identity import Actor
-from inventory_app.services.read_cache import get_read_cache
+from inventory_app.services.idempotency import StoredResponse, check_key, replay_or_refuse
+from inventory_app.services.read_cache import ReadCache
 from schemas.registry import validate_event
 
 
-class AsyncUnitOfWork:
-    """One transaction on a pooled psycopg connection, acting for `actor`; `record` stages a domain change."""
+class UnitOfWork(Protocol):
+    actor: Actor
 
-    def __init__(self, conn: AsyncConnection, actor: Actor) -> None:
+    async def lock(self, product_id: uuid.UUID) -> ProductState | None:
+        """The product, locked until the unit ends: concurrent changes to it queue behind this one."""
+
+    async def lock_by_skus(self, skus: list[str]) -> list[ProductState]:
+        """The products with these SKUs, locked in a fixed order (two imports never deadlock)."""
+
+    async def sku_taken(self, sku: str, except_id: uuid.UUID | None = None) -> bool: ...
+
+    async def replay(self, scope: str, key: str, body_hash: str) -> StoredResponse | None:
+        """The stored answer to this key (requests with one key queue here), None if it is new."""
+
+    async def remember(self, scope: str, key: str, body_hash: str, status: int, body: dict[str, Any]) -> None: ...
+
+    async def record(self, *changes: Change) -> None:
+        """Stage the changes' rows, ledger rows and events; all are written when the unit commits, or none."""
+
+
+UnitOfWorkFactory = Callable[[Actor], AbstractAsyncContextManager[UnitOfWork]]
+
+
+def validate_events(changes: tuple[Change, ...]) -> None:
+    """Every event against its contract before anything is written: an event outside its schema raises,
+    the transaction rolls back, and a row never commits without its event (nor an event without its row)."""
+    for change in changes:
+        for event in change.events:
+            validate_event(event)
+
+
+def changed_products(changes: tuple[Change, ...]) -> set[str]:
+    return {event["subject"] for change in changes for event in change.events}
+
+
+class PostgresUnitOfWork:
+    """One transaction on a pooled psycopg connection, acting for `actor`."""
+
+    def __init__(self, conn: AsyncConnection, actor: Actor, idempotency_ttl_s: int) -> None:
         self.conn = conn
         self.actor = actor
         self.changed: set[str] = set()
+        self._idempotency_ttl_s = idempotency_ttl_s
+
+    async def lock(self, product_id: uuid.UUID) -> ProductState | None:
+        return await product_store.lock_product(self.conn, product_id)
+
+    async def lock_by_skus(self, skus: list[str]) -> list[ProductState]:
+        return await product_store.lock_by_skus(self.conn, skus)
+
+    async def sku_taken(self, sku: str, except_id: uuid.UUID | None = None) -> bool:
+        return await product_store.sku_taken(self.conn, sku, except_id)
+
+    async def replay(self, scope: str, key: str, body_hash: str) -> StoredResponse | None:
+        check_key(key)
+        stored = await idempotency_store.lock_and_read(self.conn, scope, key)
+        return None if stored is None else replay_or_refuse(stored, body_hash)
+
+    async def remember(self, scope: str, key: str, body_hash: str, status: int, body: dict[str, Any]) -> None:
+        await idempotency_store.insert(self.conn, scope, key, body_hash, status, body, self._idempotency_ttl_s)
 
     async def record(self, *changes: Change) -> None:
-        """Validate the changes' events against the contract, then write their rows and outbox rows.
-
-        An event that leaves its schema raises before anything is written, and the transaction rolls
-        back: a row never commits without its event, nor an event without its row.
-        """
-        for change in changes:
-            for event in change.events:
-                validate_event(event)
+        validate_events(changes)
         await product_store.write_changes(self.conn, list(changes), self.actor.to_json())
-        self.changed.update(event["subject"] for change in changes for event in change.events)
+        self.changed |= changed_products(changes)
 
 
-@asynccontextmanager
-async def async_unit_of_work(actor: Actor, pool: AsyncConnectionPool | None = None) -> AsyncIterator[AsyncUnitOfWork]:
-    """Begin; the caller locks, applies a domain change and records it; commit; then invalidate the caches."""
-    async with (pool or await get_pool()).connection() as conn, conn.transaction():
-        unit = AsyncUnitOfWork(conn, actor)
-        yield unit
-    if unit.changed:
-        get_read_cache().invalidate(unit.changed)
+def postgres_unit_of_work(
+    pool: Callable[[], Awaitable[AsyncConnectionPool]], read_cache: ReadCache, idempotency_ttl_s: int
+) -> UnitOfWorkFactory:
+    """Units of work on the running loop's pool: begin; the use case locks, applies and records; commit;
+    then the read cache forgets what changed (other processes hear it from the change feed)."""
+
+    @asynccontextmanager
+    async def unit_of_work(actor: Actor) -> AsyncIterator[UnitOfWork]:
+        async with (await pool()).connection() as conn, conn.transaction():
+            unit = PostgresUnitOfWork(conn, actor, idempotency_ttl_s)
+            yield unit
+        if unit.changed:
+            read_cache.invalidate(unit.changed)
+
+    return unit_of_work

@@ -118,7 +118,9 @@ def test_the_process_that_revokes_a_token_refuses_it_on_its_very_next_check() ->
 
     email = _user("editor")
     made = call_async_service(identity.create_token_for, email, "revoked at once")
-    cache = credentials.get_credential_cache()
+    from inventory_app.bootstrap import wiring
+
+    cache = wiring().credential_cache
     cache.activate()  # as the app's change feed does while its LISTEN connection is up
     try:
         first = call_async_service(credentials.authenticate, bearer=made["token"], session=None)

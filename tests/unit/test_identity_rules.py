@@ -17,7 +17,8 @@ from inventory_app.domain.identity import (
     validate_new_password,
     validate_token_request,
 )
-from inventory_app.services.credentials import CredentialCache, bearer_token, session_from_cookie_header
+from inventory_app.services.credential_cache import CredentialCache
+from inventory_app.services.credentials import bearer_token, session_from_cookie_header
 from inventory_app.services.identity import Checked, hash_secret, looks_like_api_token
 
 USER_ID = uuid.UUID("0b6f2c1e-4d3a-4e5f-8a9b-1c2d3e4f5a60")
@@ -104,7 +105,7 @@ def test_credentials_are_read_from_the_headers() -> None:
 
 
 def test_the_credential_cache_is_off_until_activated_and_forgets_on_every_change() -> None:
-    cache = CredentialCache()
+    cache = CredentialCache(ttl_s=30.0)
     checked = Checked(principal(Role.VIEWER), datetime.now(UTC) + timedelta(hours=1))
     cache.put("k", checked, cache.generation)
     assert cache.get("k") is None  # not listening for revocations: nothing is cached

@@ -98,3 +98,11 @@ def test_the_cache_stays_within_its_bytes_however_many_distinct_pages_are_read()
     assert cache.get_list(b"q=junk0") is None
     cache.put_list(b"q=huge", CachedResponse(b"x" * 2_000_000), cache.token())  # larger than the budget
     assert cache.get_list(b"q=huge") is None and cache.bytes <= 1024 * 1024
+
+
+def test_a_disabled_cache_stays_off_when_the_change_feed_connects() -> None:
+    """READ_CACHE_ENABLED=false: every product read goes to PostgreSQL (the bench's uncached runs)."""
+    cache = ReadCache(enabled=False)
+    cache.activate()
+    cache.put_product("p", CachedResponse(b"{}"), cache.token())
+    assert not cache.active and cache.get_product("p") is None

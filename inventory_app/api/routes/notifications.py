@@ -19,9 +19,10 @@ from fastapi.responses import JSONResponse
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from inventory_app import metrics
-from inventory_app.adapters.notification_hub import NotificationHub, Subscriber, TooManyStreams, get_hub
+from inventory_app.adapters.notification_hub import NotificationHub, Subscriber, TooManyStreams
 from inventory_app.api.deps import current_principal
 from inventory_app.api.errors import ProblemError
+from inventory_app.bootstrap import wiring
 from inventory_app.domain.errors import NotAuthenticated
 from inventory_app.domain.notice_window import MAX_TOKEN_LENGTH, Reason, clamp_to, decode, deliverable, encode
 from inventory_app.services.credentials import authenticate, bearer_token, session_from_cookie_header
@@ -140,7 +141,7 @@ async def _stream(
 
 
 def _running_hub() -> NotificationHub:
-    hub = get_hub()
+    hub = wiring().hub
     if hub is None or hub.shutting_down.is_set():
         raise ProblemError(503, "service-unavailable", "Service unavailable", "Live notifications are not running.")
     return hub

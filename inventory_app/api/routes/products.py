@@ -11,11 +11,12 @@ from fastapi import APIRouter, File, Header, Query, Request, Response, UploadFil
 from inventory_app.api.deps import current_principal, etag, parse_if_match, read_json_body
 from inventory_app.api.errors import ProblemError
 from inventory_app.api.responses import SpooledFileResponse, encode, json_response, raw_json_response
+from inventory_app.bootstrap import wiring
 from inventory_app.domain.errors import FieldError, ValidationFailed
 from inventory_app.domain.identity import Principal, Role
 from inventory_app.services import csv_transfer, products, stock
 from inventory_app.services.products import ProductQuery
-from inventory_app.services.read_cache import LIST_PARAMETERS, CachedResponse, get_read_cache
+from inventory_app.services.read_cache import LIST_PARAMETERS, CachedResponse
 from inventory_app.settings import get_settings
 
 router = APIRouter(prefix="/api/products", tags=["products"])
@@ -68,7 +69,7 @@ async def list_products(
     _refuse_unknown_parameters(request)
     query = ProductQuery(q=q, category=category, low_stock=low_stock, sort=sort, limit=limit, offset=offset)
     # Stored under the exact query string it answers; `api/cached_reads.py` serves the repeats.
-    cache = get_read_cache()
+    cache = wiring().read_cache
     token = cache.token()
     encoded = encode(await products.list_products(query))
     cache.put_list(request.scope["query_string"], CachedResponse(encoded), token)
@@ -152,7 +153,7 @@ async def get_product(product_id: str) -> Response:
         key = str(uuid.UUID(product_id))  # one cache entry per product, however the id is spelled
     except ValueError:
         key = None  # the service answers 404 for it
-    cache = get_read_cache()
+    cache = wiring().read_cache
     if key is not None and (hit := cache.get_product(key)) is not None:
         return raw_json_response(hit.body, {"ETag": hit.etag or "", "X-Cache": "hit"})
     token = cache.token()
