@@ -10,7 +10,15 @@ from typing import Any, Protocol
 from aiokafka import ConsumerRecord
 from jsonschema import ValidationError
 
-from schemas.registry import validate_event
+from schemas.registry import UnknownEventType, validate_event
+
+
+class UnknownType(Exception):
+    """An event of a type this code does not know: skipped and counted (schemas/CHANGELOG.md, 1.4.0)."""
+
+    def __init__(self, event_type: str) -> None:
+        super().__init__(f"unknown event type {event_type!r}")
+        self.event_type = event_type
 
 
 class DependencyUnavailable(Exception):
@@ -67,7 +75,8 @@ class EventHandler(Protocol):
 
 
 def parse(record: ConsumerRecord) -> dict[str, Any]:
-    """Decode and check a message against its event schema; raise ValueError naming the problem."""
+    """Decode and check a message against its event schema; raise ValueError naming the problem, or
+    UnknownType for a well-formed event of a type this code does not know."""
     try:
         event = json.loads(record.value)
     except (TypeError, UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -76,6 +85,8 @@ def parse(record: ConsumerRecord) -> dict[str, Any]:
         raise ValueError("not a JSON object")
     try:
         validate_event(event)
+    except UnknownEventType:
+        raise UnknownType(str(event["type"])) from None
     except ValidationError as error:
         raise ValueError(f"schema violation: {error.message}") from None
     return event

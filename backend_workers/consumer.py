@@ -16,7 +16,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 
-from backend_workers.consumed import ConsumedEvent, EventHandler, StopDuringOutage, parse
+from backend_workers.consumed import ConsumedEvent, EventHandler, StopDuringOutage, UnknownType, parse
 from backend_workers.dead_letter_publisher import DeadLetterPublisher
 from backend_workers.logs import fields
 from backend_workers.retry_policy import GaveUp, RetryPolicy
@@ -212,6 +212,9 @@ class ConsumeLoop:
         for record in records:
             try:
                 parsed.append(ConsumedEvent(record, parse(record)))
+            except UnknownType as unknown:
+                # A newer producer's type: nothing for this worker to do; its offset commits with the batch.
+                self.metrics.count_ignored(unknown.event_type)
             except ValueError as error:
                 await self.dead_letters.publish(record, str(error))
         if len(parsed) > 1:

@@ -23,15 +23,24 @@ class WorkerMetrics:
             "worker_events_failed_total", "Events sent to the dead-letter topic", registry=self.registry
         )
         self.retries = Counter("worker_retries_total", "Handler retries", registry=self.registry)
+        # Event types this worker does not know (a newer producer's addition): skipped, never dead-lettered.
+        self.ignored = Counter(
+            "worker_events_ignored_total", "Events of unknown types, skipped", ["event_type"], registry=self.registry
+        )
         self.lag = Gauge(
             "worker_consumer_lag", "Messages behind the end of the assigned partitions", registry=self.registry
         )
         self.processed_count = 0
         self.failed_count = 0
+        self.ignored_count = 0
 
     def count_processed(self, n: int) -> None:
         self.processed.inc(n)
         self.processed_count += n
+
+    def count_ignored(self, event_type: str) -> None:
+        self.ignored.labels(event_type[:100]).inc()
+        self.ignored_count += 1
 
     def count_failed(self) -> None:
         self.failed.inc()

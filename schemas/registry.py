@@ -17,8 +17,10 @@ __all__ = [
     "BASE_URI",
     "EVENTS_DIR",
     "EVENT_SCHEMAS",
+    "EVENT_VERSIONS",
     "NOTICE_SCHEMA",
     "REGISTRY",
+    "UnknownEventType",
     "load_schema",
     "schema_files",
     "validate_event",
@@ -34,8 +36,25 @@ EVENT_SCHEMAS: dict[str, str] = {
     "inventory.product.updated": "product-updated.schema.json",
     "inventory.product.deleted": "product-deleted.schema.json",
     "inventory.product.low-stock-warning": "low-stock-warning.schema.json",
+    "inventory.product.stock-transferred": "stock-transferred.schema.json",
+    "inventory.product.location-low-stock-warning": "location-low-stock-warning.schema.json",
 }
-"""CloudEvent ``type`` -> schema file name in ``schemas/events``."""
+"""CloudEvent ``type`` -> the schema file of its first version (``…/1``) in ``schemas/events``."""
+
+EVENT_VERSIONS: dict[tuple[str, str], str] = {
+    **{
+        (event_type, f"{BASE_URI}{file.removesuffix('.schema.json')}/1"): file
+        for event_type, file in EVENT_SCHEMAS.items()
+    },
+    ("inventory.product.updated", f"{BASE_URI}product-updated/2"): "product-updated.v2.schema.json",
+}
+"""``(type, dataschema)`` -> schema file: an event is checked against the version it says it is
+(schemas/CHANGELOG.md, Evolution policy)."""
+
+
+class UnknownEventType(ValidationError):
+    """An event type this code does not know: consumers ignore and count it (a newer producer's addition)."""
+
 
 NOTICE_SCHEMA: str = "notice.schema.json"
 
@@ -106,14 +125,22 @@ def _validate(schema_file: str, document: Any) -> None:
 
 
 def validate_event(event: dict[str, Any]) -> None:
-    """Validate a CloudEvent against the schema selected by its ``type``.
+    """Validate a CloudEvent against the schema of its ``type`` and ``dataschema`` version.
 
-    Raises ``jsonschema.ValidationError`` when the event is invalid or its type is unknown.
+    Raises ``UnknownEventType`` for a type this code does not know, and ``jsonschema.ValidationError``
+    when the event is invalid, has no type, or names a version of a known type that is not here.
     """
     event_type = event.get("type") if isinstance(event, dict) else None
-    schema_file = EVENT_SCHEMAS.get(event_type) if isinstance(event_type, str) else None
+    if not isinstance(event_type, str) or not event_type:
+        raise ValidationError(f"the event has no type: {event_type!r}", validator="type", instance=event_type)
+    if event_type not in EVENT_SCHEMAS:
+        raise UnknownEventType(f"unknown event type: {event_type!r}", validator="enum", instance=event_type)
+    dataschema = event.get("dataschema")
+    schema_file = EVENT_VERSIONS.get((event_type, dataschema)) if isinstance(dataschema, str) else None
     if schema_file is None:
-        raise ValidationError(f"unknown event type: {event_type!r}", validator="enum", instance=event_type)
+        raise ValidationError(
+            f"unknown dataschema {dataschema!r} for {event_type}", validator="enum", instance=dataschema
+        )
     _validate(schema_file, event)
 
 

@@ -45,6 +45,58 @@ class CloudEventEnvelope(BaseModel):
     )
 
 
+class WarnedLocation(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    location_id: UUID
+    code: str = Field(
+        ...,
+        description="Location code as stored (upper-case).",
+        pattern="^[A-Z0-9._-]{1,64}$",
+    )
+    name: str = Field(..., max_length=200, min_length=1)
+
+
+class LocationLowStockWarningData(BaseModel):
+    """
+    Payload of inventory.product.location-low-stock-warning.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    product_id: UUID
+    sku: str = Field(..., pattern="^[A-Z0-9._-]{1,64}$")
+    name: str = Field(..., max_length=200, min_length=1)
+    location: WarnedLocation = Field(..., title="WarnedLocation")
+    quantity: int = Field(..., ge=0)
+    min_quantity: int = Field(..., ge=0)
+    caused_by_event_id: UUID = Field(
+        ..., description="Id of the event of the change that crossed the minimum."
+    )
+
+
+class LocationLowStockWarning(CloudEventEnvelope):
+    """
+    A product's quantity in one location reached or fell below that location's minimum for it (crossing only: once until it is above the minimum again).
+    """
+
+    type: Literal["inventory.product.location-low-stock-warning"] = Field(
+        ...,
+        description="CloudEvent type, e.g. inventory.product.created.",
+        min_length=1,
+    )
+    dataschema: Literal[
+        "https://inventory.example/schemas/events/location-low-stock-warning/1"
+    ] = Field(..., description="Versioned schema URI of data.")
+    data: LocationLowStockWarningData = Field(
+        ...,
+        description="Payload of inventory.product.location-low-stock-warning.",
+        title="LocationLowStockWarningData",
+    )
+
+
 class LowStockWarningData(BaseModel):
     """
     Payload of inventory.product.low-stock-warning.
@@ -200,6 +252,93 @@ class UpdateReason(RootModel[EditReason | StockAdjustmentReason | ImportReason])
     )
 
 
+class ProductChanges1(
+    RootModel[
+        dict[
+            Literal[
+                "sku",
+                "name",
+                "description",
+                "category",
+                "price",
+                "quantity",
+                "low_stock_threshold",
+            ],
+            FieldChange,
+        ]
+    ]
+):
+    root: dict[
+        Literal[
+            "sku",
+            "name",
+            "description",
+            "category",
+            "price",
+            "quantity",
+            "low_stock_threshold",
+        ],
+        FieldChange,
+    ] = Field(
+        ...,
+        description="Changed fields, keyed by field name.",
+        min_length=1,
+        title="ProductChanges",
+    )
+
+
+class AdjustmentLocation(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    location_id: UUID
+    code: str = Field(
+        ...,
+        description="Location code as stored (upper-case).",
+        pattern="^[A-Z0-9._-]{1,64}$",
+    )
+    movement_id: UUID = Field(..., description="The ledger row of this location.")
+    delta: int
+    quantity_after: int = Field(
+        ..., description="The location's quantity after the row.", ge=0
+    )
+
+
+class AdjustmentLocations(RootModel[list[AdjustmentLocation]]):
+    root: list[AdjustmentLocation] = Field(
+        ...,
+        description="The locations the adjustment touched, in the order stock was drawn or put: one entry per ledger row. A decrease without a named location draws from the default location first, then from the others by code.",
+        min_length=1,
+        title="AdjustmentLocations",
+    )
+
+
+class StockAdjustmentReason1(BaseModel):
+    """
+    Changed through a stock adjustment (a stock movement was recorded).
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    kind: Literal["stock_adjustment"]
+    movement_id: UUID = Field(..., description="Stock movement id.")
+    adjustment_reason: Literal["received", "sold", "damaged", "returned", "correction"]
+    delta: int
+    locations: AdjustmentLocations | None = Field(
+        None,
+        description="The locations the adjustment touched, in the order stock was drawn or put: one entry per ledger row. A decrease without a named location draws from the default location first, then from the others by code.",
+        min_length=1,
+        title="AdjustmentLocations",
+    )
+
+
+class UpdateReason1(RootModel[EditReason | StockAdjustmentReason1 | ImportReason]):
+    root: EditReason | StockAdjustmentReason1 | ImportReason = Field(
+        ..., description="Why the product changed.", title="UpdateReason"
+    )
+
+
 class ProductSnapshot(BaseModel):
     """
     Full product snapshot carried in product events; identical to the API's ProductPublic.
@@ -232,6 +371,79 @@ class ProductSnapshot(BaseModel):
     )
     created_at: AwareDatetime
     updated_at: AwareDatetime
+
+
+class TransferSource(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    location_id: UUID
+    code: str = Field(
+        ...,
+        description="Location code as stored (upper-case).",
+        pattern="^[A-Z0-9._-]{1,64}$",
+    )
+    movement_id: UUID = Field(..., description="This side's ledger row.")
+    quantity_after: int = Field(
+        ...,
+        description="The location's quantity of the product after the transfer.",
+        ge=0,
+    )
+
+
+class TransferDestination(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    location_id: UUID
+    code: str = Field(
+        ...,
+        description="Location code as stored (upper-case).",
+        pattern="^[A-Z0-9._-]{1,64}$",
+    )
+    movement_id: UUID = Field(..., description="This side's ledger row.")
+    quantity_after: int = Field(
+        ...,
+        description="The location's quantity of the product after the transfer.",
+        ge=0,
+    )
+
+
+class StockTransferredData(BaseModel):
+    """
+    Payload of inventory.product.stock-transferred.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    transfer_id: UUID
+    product_id: UUID
+    sku: str = Field(..., pattern="^[A-Z0-9._-]{1,64}$")
+    quantity: int = Field(..., ge=1)
+    from_: TransferSource = Field(..., alias="from", title="TransferSource")
+    to: TransferDestination = Field(..., title="TransferDestination")
+    note: str | None = Field(..., max_length=500)
+
+
+class StockTransferred(CloudEventEnvelope):
+    """
+    Stock of a product moved from one location to another. The product's total is unchanged; two ledger rows share the transfer id.
+    """
+
+    type: Literal["inventory.product.stock-transferred"] = Field(
+        ...,
+        description="CloudEvent type, e.g. inventory.product.created.",
+        min_length=1,
+    )
+    dataschema: Literal[
+        "https://inventory.example/schemas/events/stock-transferred/1"
+    ] = Field(..., description="Versioned schema URI of data.")
+    data: StockTransferredData = Field(
+        ...,
+        description="Payload of inventory.product.stock-transferred.",
+        title="StockTransferredData",
+    )
 
 
 class ProductCreatedData(BaseModel):
@@ -327,6 +539,43 @@ class ProductUpdated(CloudEventEnvelope):
         "https://inventory.example/schemas/events/product-updated/1"
     ] = Field(..., description="Versioned schema URI of data.")
     data: ProductUpdatedData = Field(
+        ...,
+        description="Payload of inventory.product.updated: new snapshot, changed fields and the reason.",
+        title="ProductUpdatedData",
+    )
+
+
+class ProductUpdatedData1(BaseModel):
+    """
+    Payload of inventory.product.updated: new snapshot, changed fields and the reason.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    product: ProductSnapshot
+    changes: ProductChanges1 = Field(
+        ..., description="Changed fields, keyed by field name.", title="ProductChanges"
+    )
+    reason: UpdateReason1 = Field(
+        ..., description="Why the product changed.", title="UpdateReason"
+    )
+
+
+class ProductUpdatedV2(CloudEventEnvelope):
+    """
+    A product changed (edit, stock adjustment or import). Version 2: a stock adjustment names the locations it touched.
+    """
+
+    type: Literal["inventory.product.updated"] = Field(
+        ...,
+        description="CloudEvent type, e.g. inventory.product.created.",
+        min_length=1,
+    )
+    dataschema: Literal[
+        "https://inventory.example/schemas/events/product-updated/2"
+    ] = Field(..., description="Versioned schema URI of data.")
+    data: ProductUpdatedData1 = Field(
         ...,
         description="Payload of inventory.product.updated: new snapshot, changed fields and the reason.",
         title="ProductUpdatedData",

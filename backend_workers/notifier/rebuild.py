@@ -22,7 +22,7 @@ from typing import Any, TextIO
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from backend_workers import logs
-from backend_workers.consumed import ConsumedEvent, parse
+from backend_workers.consumed import ConsumedEvent, UnknownType, parse
 from backend_workers.notifier import archive
 from backend_workers.notifier.handler import CONCURRENT_PUTS, ensure_stores, is_outage, missing_store
 from inventory_app.adapters import event_log
@@ -209,6 +209,8 @@ def _parsed(record: ConsumerRecord) -> ConsumedEvent | None:
         return ConsumedEvent(record, parse(record))
     except ValueError:
         return None  # not a valid event: the consume loop dead-letters it; nothing to rebuild
+    except UnknownType:
+        return None  # a type the notifier does not know: the consume loop skips it too
 
 
 async def _put_all(

@@ -1,4 +1,5 @@
-"""SQLModel tables: products, the stock ledger, idempotency keys and the transactional outbox."""
+"""SQLModel tables: products, locations and stock per location, the stock ledger, idempotency keys and the
+transactional outbox (the definitions; Alembic migrations create them, and the app reads them with SQL)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     DateTime,
+    ForeignKey,
     Index,
     Integer,
     Numeric,
@@ -60,7 +63,11 @@ class Product(SQLModel, table=True):
 
 class StockMovement(SQLModel, table=True):
     __tablename__ = "stock_movement"
-    __table_args__ = (Index("ix_stock_movement_product_created", "product_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_stock_movement_product_created", "product_id", "created_at"),
+        Index("ix_stock_movement_location", "location_id"),
+        Index("ix_stock_movement_transfer", "transfer_id", postgresql_where=text("transfer_id IS NOT NULL")),
+    )
 
     id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), primary_key=True))
     # No foreign key (migration 0004): a deleted product's ledger, and who made it, stay readable.
@@ -72,6 +79,60 @@ class StockMovement(SQLModel, table=True):
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     # Who made the movement (the contract's Actor); NULL for rows from before sign-in existed.
     actor: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
+    # The location whose stock moved (migration 0008 put every older row in the default location).
+    location_id: uuid.UUID | None = Field(
+        default=None, sa_column=Column(UUID(as_uuid=True), ForeignKey("location.id", ondelete="RESTRICT"))
+    )
+    location_quantity_after: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    # Shared by the two rows of a transfer between locations.
+    transfer_id: uuid.UUID | None = Field(default=None, sa_column=Column(UUID(as_uuid=True), nullable=True))
+
+
+class Location(SQLModel, table=True):
+    """A place that holds stock: a tree (warehouse / zone / shelf) by `parent_id`."""
+
+    __tablename__ = "location"
+    __table_args__ = (
+        CheckConstraint("parent_id IS DISTINCT FROM id", name="ck_location_not_own_parent"),
+        CheckConstraint("active OR NOT is_default", name="ck_location_default_active"),
+        Index("ix_location_parent", "parent_id"),
+        Index("ux_location_default", "is_default", unique=True, postgresql_where=text("is_default")),
+    )
+
+    id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), primary_key=True))
+    code: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    name: str = Field(sa_column=Column(String(200), nullable=False))
+    parent_id: uuid.UUID | None = Field(
+        default=None, sa_column=Column(UUID(as_uuid=True), ForeignKey("location.id", ondelete="RESTRICT"))
+    )
+    active: bool = Field(sa_column=Column(Boolean, nullable=False, server_default=text("true")))
+    is_default: bool = Field(sa_column=Column(Boolean, nullable=False, server_default=text("false")))
+    version: int = Field(sa_column=Column(BigInteger, nullable=False, server_default=text("1")))
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now()))
+    updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now()))
+
+
+class StockLevel(SQLModel, table=True):
+    """A product's quantity in one location; the product's `quantity` is the sum of its rows."""
+
+    __tablename__ = "stock_level"
+    __table_args__ = (
+        CheckConstraint("quantity >= 0", name="ck_stock_level_quantity_non_negative"),
+        CheckConstraint("min_quantity IS NULL OR min_quantity >= 0", name="ck_stock_level_minimum_non_negative"),
+        Index("ix_stock_level_location", "location_id", postgresql_where=text("quantity > 0")),
+    )
+
+    product_id: uuid.UUID = Field(
+        sa_column=Column(UUID(as_uuid=True), ForeignKey("product.id", ondelete="CASCADE"), primary_key=True)
+    )
+    location_id: uuid.UUID = Field(
+        sa_column=Column(UUID(as_uuid=True), ForeignKey("location.id", ondelete="RESTRICT"), primary_key=True)
+    )
+    quantity: int = Field(sa_column=Column(Integer, nullable=False, server_default=text("0")))
+    # Below or at this, the location is low on the product (LocationLowStockWarning, crossing only).
+    min_quantity: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    low_alerted: bool = Field(sa_column=Column(Boolean, nullable=False, server_default=text("false")))
+    updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now()))
 
 
 class IdempotencyKey(SQLModel, table=True):

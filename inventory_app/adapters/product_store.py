@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from psycopg import AsyncConnection
@@ -17,7 +18,7 @@ from psycopg.errors import UniqueViolation
 from psycopg.rows import args_row
 from psycopg.types.json import Jsonb
 
-from inventory_app.domain.changes import PRODUCT_COLUMNS, Change, Movement, ProductState
+from inventory_app.domain.changes import MOVEMENT_COLUMNS, PRODUCT_COLUMNS, Change, Movement, ProductState
 from inventory_app.domain.errors import DuplicateSku, FieldError
 
 COLUMNS = ", ".join(PRODUCT_COLUMNS)
@@ -27,6 +28,17 @@ SEARCH_EXPRESSION = "lower(sku || ' ' || name || ' ' || description)"
 SORT_COLUMNS = {"name": "name", "sku": "sku", "quantity": "quantity", "price": "price", "updated_at": "updated_at"}
 
 
+# Products with stock in a location or anywhere under it (the subtree, by a recursive walk of the tree).
+HELD_UNDER = """EXISTS (
+    WITH RECURSIVE under(id) AS (
+        SELECT id FROM location WHERE id = %(location_id)s
+        UNION SELECT l.id FROM location l JOIN under u ON l.parent_id = u.id
+    )
+    SELECT 1 FROM stock_level s
+    WHERE s.product_id = product.id AND s.quantity > 0 AND s.location_id IN (SELECT id FROM under)
+)"""
+
+
 @dataclass(frozen=True)
 class ListFilter:
     """A product list's WHERE clause with its parameters (validated by the service before it gets here)."""
@@ -34,6 +46,7 @@ class ListFilter:
     q: str | None = None
     category: str | None = None
     low_stock: bool | None = None
+    location_id: uuid.UUID | None = None
 
     def sql(self) -> tuple[str, dict[str, Any]]:
         clauses: list[str] = []
@@ -49,6 +62,9 @@ class ListFilter:
             clauses.append("quantity <= low_stock_threshold")
         elif self.low_stock is False:
             clauses.append("quantity > low_stock_threshold")
+        if self.location_id is not None:
+            clauses.append(HELD_UNDER)
+            params["location_id"] = self.location_id
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
@@ -120,9 +136,10 @@ async def count_movements(conn: AsyncConnection, product_id: uuid.UUID) -> int:
 
 async def fetch_movements(conn: AsyncConnection, product_id: uuid.UUID, limit: int, offset: int) -> list[Movement]:
     cursor = conn.cursor(row_factory=args_row(Movement))
+    columns = ", ".join(f"m.{name}" for name in MOVEMENT_COLUMNS)
     await cursor.execute(
-        "SELECT id, product_id, delta, reason, note, quantity_after, created_at, actor FROM stock_movement"
-        " WHERE product_id = %s ORDER BY created_at DESC, id LIMIT %s OFFSET %s",
+        f"SELECT {columns}, l.code FROM stock_movement m LEFT JOIN location l ON l.id = m.location_id"
+        " WHERE m.product_id = %s ORDER BY m.created_at DESC, m.id LIMIT %s OFFSET %s",
         (product_id, limit, offset),
     )
     return await cursor.fetchall()
@@ -136,9 +153,16 @@ UPDATE_PRODUCT_SQL = (
     + " WHERE id = %(id)s"
 )
 INSERT_MOVEMENT_SQL = (
-    "INSERT INTO stock_movement (id, product_id, delta, reason, note, quantity_after, created_at, actor)"
-    " VALUES (%(id)s, %(product_id)s, %(delta)s, %(reason)s, %(note)s, %(quantity_after)s, %(created_at)s, %(actor)s)"
+    f"INSERT INTO stock_movement ({', '.join(MOVEMENT_COLUMNS)})"
+    f" VALUES ({', '.join(f'%({name})s' for name in MOVEMENT_COLUMNS)})"
 )
+# Every writer of a product's stock holds the product's row lock, so an upsert never races another.
+UPSERT_LEVEL_SQL = """
+INSERT INTO stock_level (product_id, location_id, quantity, min_quantity, low_alerted, updated_at)
+VALUES (%(product_id)s, %(location_id)s, %(quantity)s, %(min_quantity)s, %(low_alerted)s, %(now)s)
+ON CONFLICT (product_id, location_id) DO UPDATE SET quantity = EXCLUDED.quantity,
+    min_quantity = EXCLUDED.min_quantity, low_alerted = EXCLUDED.low_alerted, updated_at = EXCLUDED.updated_at
+"""
 # The events in their list order, so the outbox ids (the relay's publishing order) follow it.
 INSERT_EVENTS_SQL = """
 INSERT INTO outbox (event_id, aggregate_id, event_type, payload, actor)
@@ -178,7 +202,21 @@ async def write_changes(conn: AsyncConnection, changes: list[Change], actor: dic
     inserted = [asdict(c.after) for c in changes if c.before is None and c.after is not None]
     updated = [asdict(c.after) for c in changes if c.before is not None and c.after not in (None, c.before)]
     deleted = [(c.before.id,) for c in changes if c.after is None and c.before is not None]
-    movements = [{**asdict(c.movement), "actor": Jsonb(c.movement.actor)} for c in changes if c.movement]
+    movements = [{**asdict(m), "actor": Jsonb(m.actor)} for c in changes for m in c.movements]
+    now = datetime.now(UTC)
+    levels = [
+        {
+            "product_id": level.product_id,
+            "location_id": level.place.id,
+            "quantity": level.quantity,
+            "min_quantity": level.min_quantity,
+            "low_alerted": level.low_alerted,
+            "now": now,
+        }
+        for c in changes
+        if c.after is not None
+        for level in c.levels
+    ]
     events = [event for c in changes for event in c.events]
     try:
         async with conn.pipeline(), conn.cursor() as cursor:
@@ -188,6 +226,8 @@ async def write_changes(conn: AsyncConnection, changes: list[Change], actor: dic
                 await cursor.executemany(UPDATE_PRODUCT_SQL, updated)
             if deleted:
                 await cursor.executemany("DELETE FROM product WHERE id = %s", deleted)
+            if levels:
+                await cursor.executemany(UPSERT_LEVEL_SQL, levels)
             if movements:
                 await cursor.executemany(INSERT_MOVEMENT_SQL, movements)
             if events:

@@ -17,9 +17,11 @@ from inventory_app.api.routes import (
     docs,
     events,
     health,
+    locations,
     metrics,
     notifications,
     products,
+    stock,
     tokens,
     users,
 )
@@ -33,6 +35,8 @@ def create_api() -> FastAPI:
     api.include_router(health.router)
     api.include_router(docs.router)
     api.include_router(products.router)
+    api.include_router(stock.router)
+    api.include_router(locations.router)
     api.include_router(events.router)
     api.include_router(analytics.router)
     api.include_router(notifications.router)

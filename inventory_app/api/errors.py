@@ -18,12 +18,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from inventory_app.domain.errors import (
     DomainError,
     DuplicateEmail,
+    DuplicateLocationCode,
     DuplicateSku,
     FieldError,
     IdempotencyKeyReused,
     ImportRejected,
     InsufficientStock,
     InvalidCredentials,
+    LocationInactive,
+    LocationInUse,
+    LocationNotFound,
     NotAuthenticated,
     PermissionDenied,
     ProductNotFound,
@@ -53,6 +57,10 @@ STATUS_BY_ERROR: dict[type[DomainError], tuple[int, str]] = {
     DuplicateEmail: (409, "duplicate-email"),
     UserNotFound: (404, "not-found"),
     TokenNotFound: (404, "not-found"),
+    LocationNotFound: (404, "not-found"),
+    DuplicateLocationCode: (409, "duplicate-location-code"),
+    LocationInUse: (409, "location-in-use"),
+    LocationInactive: (409, "location-inactive"),
 }
 WWW_AUTHENTICATE = {"WWW-Authenticate": 'Bearer realm="inventory"'}
 

@@ -11,12 +11,14 @@ Uniqueness (a SKU) and existence are the database's to answer and stay in the se
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from inventory_app.domain import events
+from inventory_app.domain.errors import FieldError, InsufficientStock, LocationInactive, ValidationFailed
 from inventory_app.domain.model import (
     CREATE_FIELDS,
     EDITABLE_FIELDS,
@@ -53,7 +55,8 @@ PRODUCT_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(ProductState))
 
 @dataclass(frozen=True)
 class Movement:
-    """One ledger row: stock moved by `delta`, leaving `quantity_after`."""
+    """One ledger row: stock of one location moved by `delta`, leaving the product's total at `quantity_after`
+    and the location's at `location_quantity_after`."""
 
     id: uuid.UUID
     product_id: uuid.UUID
@@ -63,6 +66,47 @@ class Movement:
     quantity_after: int
     created_at: datetime
     actor: dict[str, Any] | None
+    location_id: uuid.UUID | None = None
+    location_quantity_after: int | None = None
+    transfer_id: uuid.UUID | None = None
+    location_code: str | None = None  # read with the row (the location's code today), not stored with it
+
+
+MOVEMENT_COLUMNS = tuple(f.name for f in fields(Movement) if f.name != "location_code")
+
+
+@dataclass(frozen=True)
+class Place:
+    """What the stock rules need of a location."""
+
+    id: uuid.UUID
+    code: str
+    name: str
+    active: bool
+    is_default: bool
+
+    def ref(self) -> dict[str, Any]:
+        return {"location_id": str(self.id), "code": self.code, "name": self.name}
+
+
+def default_place(places: dict[uuid.UUID, Place]) -> Place:
+    """The place stock goes to when a request names none: exactly one (migration 0008, a unique index)."""
+    return next(place for place in places.values() if place.is_default)
+
+
+@dataclass(frozen=True)
+class StockLevel:
+    """A product's quantity in one place, with that place's optional minimum for it."""
+
+    product_id: uuid.UUID
+    place: Place
+    quantity: int = 0
+    min_quantity: int | None = None
+    low_alerted: bool = False
+
+    @property
+    def low(self) -> bool:
+        return self.min_quantity is not None and self.quantity <= self.min_quantity
 
 
 @dataclass(frozen=True)
@@ -72,11 +116,17 @@ class Change:
     before: ProductState | None
     after: ProductState | None
     events: tuple[dict[str, Any], ...] = ()
-    movement: Movement | None = None
+    movements: tuple[Movement, ...] = ()
+    levels: tuple[StockLevel, ...] = ()  # stock per place after the change, for the places it touched
 
     @property
     def changed(self) -> bool:
         return bool(self.events)
+
+    @property
+    def movement(self) -> Movement | None:
+        """The first ledger row (an adjustment that drew from several places has one per place)."""
+        return self.movements[0] if self.movements else None
 
 
 def public(product: Any) -> ProductView:
@@ -97,8 +147,11 @@ def public(product: Any) -> ProductView:
     }
 
 
-def create(product_id: uuid.UUID, values: dict[str, Any], *, now: datetime, source: str) -> Change:
-    """A new product at version 1 from validated fields, and its ProductCreated."""
+def create(
+    product_id: uuid.UUID, values: dict[str, Any], *, now: datetime, source: str, default: Place | None = None
+) -> Change:
+    """A new product at version 1 from validated fields, and its ProductCreated; its initial quantity is in
+    the default place."""
     state = ProductState(
         id=product_id,
         version=1,
@@ -107,7 +160,8 @@ def create(product_id: uuid.UUID, values: dict[str, Any], *, now: datetime, sour
         low_stock_alerted=is_low(values["quantity"], values["low_stock_threshold"]),
         **{name: values[name] for name in CREATE_FIELDS},
     )
-    return Change(None, state, (events.product_created(public(state), source=source),))
+    levels = (StockLevel(product_id, default, state.quantity),) if default is not None and state.quantity else ()
+    return Change(None, state, (events.product_created(public(state), source=source),), levels=levels)
 
 
 def update(
@@ -153,34 +207,191 @@ def adjust(
     now: datetime,
     source: str,
     actor: dict[str, Any] | None,
+    levels: Sequence[StockLevel],
+    default: Place,
+    place: Place | None = None,
     event_reason: dict[str, Any] | None = None,
     extra_values: dict[str, Any] | None = None,
 ) -> Change:
-    """Stock moves by `delta` (never below 0: InsufficientStock): a ledger row, then the update rules.
+    """Stock moves by `delta` (never below 0: InsufficientStock): one ledger row per place touched, then the
+    update rules, then a LocationLowStockWarning for each place that crossed its minimum.
 
-    `event_reason` replaces the stock-adjustment reason (an import says `{"kind": "import"}`);
-    `extra_values` are other field changes made in the same step (an import row's new name, say).
+    With a `place`, the whole delta is there (an increase needs an active place). Without one, an increase
+    goes to the default place, and a decrease draws from the default place first, then from the others in
+    the order of their codes. `event_reason` replaces the stock-adjustment reason (an import says
+    `{"kind": "import"}`); `extra_values` are other field changes made in the same step.
     """
-    movement = Movement(
-        id=uuid.uuid4(),
-        product_id=state.id,
-        delta=delta,
-        reason=reason,
-        note=note,
-        quantity_after=quantity_after(state.quantity, delta),
-        created_at=now,
-        actor=actor,
-    )
-    why = event_reason or events.stock_adjustment_reason(str(movement.id), reason, delta)
+    total = quantity_after(state.quantity, delta)  # the product-wide rules and message come first
+    by_place = {level.place.id: level for level in levels}
+    steps = _allocate(delta, by_place, default, place)
+    movements, after_levels, running = [], [], state.quantity
+    for target, step in steps:
+        level = by_place.get(target.id) or StockLevel(state.id, target)
+        running += step
+        moved = replace(level, quantity=level.quantity + step)
+        after_levels.append(moved)
+        movements.append(
+            Movement(
+                uuid.uuid4(),
+                state.id,
+                step,
+                reason,
+                note,
+                running,
+                now,
+                actor,
+                target.id,
+                moved.quantity,
+                location_code=target.code,
+            )
+        )
+    why = event_reason or events.stock_adjustment_reason(str(movements[0].id), reason, delta)
+    if event_reason is None and (place is not None or steps[0][0].id != default.id or len(steps) > 1):
+        why = {**why, "locations": [_located(m) for m in movements]}  # version 2 of ProductUpdated
     change = update(
-        state,
-        {**(extra_values or {}), "quantity": movement.quantity_after},
-        why,
-        now=now,
-        source=source,
-        tracked=CREATE_FIELDS,
+        state, {**(extra_values or {}), "quantity": total}, why, now=now, source=source, tracked=CREATE_FIELDS
     )
-    return replace(change, movement=movement)
+    after_levels, warnings = _location_warnings(change, after_levels, by_place, source)
+    return replace(change, events=change.events + warnings, movements=tuple(movements), levels=after_levels)
+
+
+def _allocate(
+    delta: int, by_place: dict[uuid.UUID, StockLevel], default: Place, place: Place | None
+) -> list[tuple[Place, int]]:
+    """Where the stock of an adjustment goes or comes from: [(place, signed amount), ...]."""
+    if place is not None:
+        if delta > 0 and not place.active:
+            raise LocationInactive(
+                f"{place.code} is inactive: it receives no stock.", [FieldError("location_id", "is inactive")]
+            )
+        held = by_place[place.id].quantity if place.id in by_place else 0
+        if held + delta < 0:
+            raise InsufficientStock(
+                f"Only {held} in {place.code}; a change of {delta} would make it negative.",
+                [FieldError("delta", f"at most {held} can be removed from {place.code}")],
+            )
+        return [(place, delta)]
+    if delta > 0:
+        return [(default, delta)]
+    others = sorted((lv for lv in by_place.values() if lv.place.id != default.id), key=lambda lv: lv.place.code)
+    order = [by_place.get(default.id) or StockLevel(uuid.UUID(int=0), default), *others]
+    steps, need = [], -delta
+    for level in order:
+        take = min(need, level.quantity)
+        if take:
+            steps.append((level.place, -take))
+            need -= take
+    return steps  # the total check above guarantees `need` reached 0
+
+
+def _located(movement: Movement) -> dict[str, Any]:
+    return {
+        "location_id": str(movement.location_id),
+        "code": movement.location_code,
+        "movement_id": str(movement.id),
+        "delta": movement.delta,
+        "quantity_after": movement.location_quantity_after,
+    }
+
+
+def _location_warnings(
+    change: Change, levels: list[StockLevel], before: dict[uuid.UUID, StockLevel], source: str
+) -> tuple[tuple[StockLevel, ...], tuple[dict[str, Any], ...]]:
+    """Each touched place's alert flag after the change, and a warning for each that crossed its minimum
+    (once per episode: re-armed when the place is above its minimum again, like the product's)."""
+    cause = change.events[0]["id"]
+    snapshot = public(change.after)
+    warnings, settled = [], []
+    for level in levels:
+        was = before.get(level.place.id, level).low_alerted
+        if level.low and not was:
+            warnings.append(
+                events.location_low_stock_warning(
+                    snapshot, level.place.ref(), level.quantity, level.min_quantity, cause, source=source
+                )
+            )
+        settled.append(replace(level, low_alerted=level.low))
+    return tuple(settled), tuple(warnings)
+
+
+def transfer(
+    state: ProductState,
+    levels: Sequence[StockLevel],
+    origin: Place,
+    destination: Place,
+    quantity: int,
+    note: str | None,
+    *,
+    now: datetime,
+    source: str,
+    actor: dict[str, Any] | None,
+) -> Change:
+    """`quantity` moves from `origin` to `destination`: two ledger rows sharing a transfer id, the total (and
+    the product's version) unchanged, a StockTransferred, and a LocationLowStockWarning if the origin crossed
+    its minimum."""
+    if origin.id == destination.id:
+        raise ValidationFailed(
+            "A transfer needs two different locations.", [FieldError("to_location_id", "is the source location")]
+        )
+    if not destination.active:
+        raise LocationInactive(
+            f"{destination.code} is inactive: it receives no stock.", [FieldError("to_location_id", "is inactive")]
+        )
+    by_place = {level.place.id: level for level in levels}
+    held = by_place[origin.id].quantity if origin.id in by_place else 0
+    if quantity > held:
+        raise InsufficientStock(
+            f"Only {held} in {origin.code}; a transfer of {quantity} would make it negative.",
+            [FieldError("quantity", f"at most {held} can be moved from {origin.code}")],
+        )
+    transfer_id = uuid.uuid4()
+    out_level = replace(by_place[origin.id], quantity=held - quantity)
+    into = by_place.get(destination.id) or StockLevel(state.id, destination)
+    in_level = replace(into, quantity=into.quantity + quantity)
+    rows = tuple(
+        Movement(
+            uuid.uuid4(),
+            state.id,
+            step,
+            "transfer",
+            note,
+            state.quantity,
+            now,
+            actor,
+            level.place.id,
+            level.quantity,
+            transfer_id,
+            level.place.code,
+        )
+        for level, step in ((out_level, -quantity), (in_level, quantity))
+    )
+    data = {
+        "transfer_id": str(transfer_id),
+        "product_id": str(state.id),
+        "sku": state.sku,
+        "quantity": quantity,
+        "from": _side(rows[0]),
+        "to": _side(rows[1]),
+        "note": note,
+    }
+    moved = Change(state, state, (events.stock_transferred(data, source=source),))
+    settled, warnings = _location_warnings(moved, [out_level, in_level], by_place, source)
+    return replace(moved, events=moved.events + warnings, movements=rows, levels=settled)
+
+
+def _side(movement: Movement) -> dict[str, Any]:
+    return {
+        "location_id": str(movement.location_id),
+        "code": movement.location_code,
+        "movement_id": str(movement.id),
+        "quantity_after": movement.location_quantity_after,
+    }
+
+
+def set_minimum(state: ProductState, level: StockLevel, minimum: int | None) -> Change:
+    """A place's minimum for the product. It warns with the next movement that leaves the place at or below
+    it (a minimum set on a place already below it shows as low at once, and the next movement out warns)."""
+    return Change(state, state, levels=(replace(level, min_quantity=minimum, low_alerted=False),))
 
 
 def delete(state: ProductState, *, source: str) -> Change:

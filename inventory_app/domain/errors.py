@@ -43,6 +43,26 @@ class InsufficientStock(DomainError):
     title = "Insufficient stock"
 
 
+class LocationNotFound(DomainError):
+    title = "Location not found"
+
+
+class DuplicateLocationCode(DomainError):
+    title = "Location code already exists"
+
+
+class LocationInUse(DomainError):
+    """A location that holds stock, has children, is named by the ledger or is the default: kept (409)."""
+
+    title = "Location in use"
+
+
+class LocationInactive(DomainError):
+    """Stock into an inactive location, or a child under one (409)."""
+
+    title = "Location inactive"
+
+
 class IdempotencyKeyReused(DomainError):
     title = "Idempotency key reused with a different request"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+import uuid
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, TypedDict
@@ -162,6 +163,18 @@ class AdjustmentRequest:
     delta: int
     reason: str
     note: str | None
+    location_id: uuid.UUID | None = None  # None: the default location, or the documented draw order
+
+
+def parse_uuid(value: Any, field: str, errors: list[FieldError]) -> uuid.UUID | None:
+    """An id as the contract spells it (a lowercase UUID string); anything else names the field."""
+    if isinstance(value, str):
+        try:
+            return uuid.UUID(value)
+        except ValueError:
+            pass
+    errors.append(FieldError(field, "must be a UUID"))
+    return None
 
 
 def validate_adjustment(payload: Any) -> AdjustmentRequest:
@@ -169,7 +182,7 @@ def validate_adjustment(payload: Any) -> AdjustmentRequest:
         raise ValidationFailed("The body must be a JSON object.", [FieldError("body", "must be an object")])
     errors: list[FieldError] = []
     for key in payload:
-        if key not in ("delta", "reason", "note"):
+        if key not in ("delta", "reason", "note", "location_id"):
             errors.append(FieldError(key, "is not a known field"))
     delta = payload.get("delta")
     if isinstance(delta, bool) or not isinstance(delta, int):
@@ -184,9 +197,11 @@ def validate_adjustment(payload: Any) -> AdjustmentRequest:
     note = payload.get("note")
     if note is not None and (not isinstance(note, str) or len(note) > 500 or has_nul(note)):
         errors.append(FieldError("note", "must be a string of at most 500 characters without NUL"))
+    location = payload.get("location_id")
+    location_id = parse_uuid(location, "location_id", errors) if location is not None else None
     if errors:
         raise ValidationFailed("The stock adjustment is invalid.", errors)
-    return AdjustmentRequest(delta=delta, reason=reason, note=(note or None))
+    return AdjustmentRequest(delta=delta, reason=reason, note=(note or None), location_id=location_id)
 
 
 def quantity_after(quantity: int, delta: int) -> int:

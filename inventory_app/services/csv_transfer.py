@@ -178,6 +178,8 @@ async def _apply_chunk(
     unit: UnitOfWork, chunk: list[ImportRow], report: ImportReport, dry_run: bool, source: str
 ) -> None:
     existing = {p.sku: p for p in await unit.lock_by_skus([row.fields["sku"] for row in chunk])}
+    _, places = await unit.lock_stock(uuid.uuid4())  # no product: just the default place, share-locked
+    default = changes.default_place(places)
     now = datetime.now(UTC)
     actor = unit.actor.to_json()
     staged: list[Change] = []
@@ -186,7 +188,7 @@ async def _apply_chunk(
         product = existing.get(fields["sku"])
         if product is None:
             report.created += 1
-            staged.append(changes.create(uuid.uuid4(), fields, now=now, source=source))
+            staged.append(changes.create(uuid.uuid4(), fields, now=now, source=source, default=default))
             continue
         wanted = {k: fields[k] for k in row.given if k in fields and k != "sku"}
         current = to_public(product)
@@ -201,7 +203,15 @@ async def _apply_chunk(
         report.updated += 1
         quantity = changed.pop("quantity", None)
         if quantity is not None:
-            # A quantity change from a file is a stock correction: it goes through the ledger.
+            # A quantity change from a file is a stock correction: it goes through the ledger. In this format
+            # `quantity` is the product's total, which says nothing of where: only the default place's.
+            levels, _ = await unit.lock_stock(product.id)
+            if any(level.quantity and level.place.id != default.id for level in levels):
+                raise ImportRejected(
+                    f"Nothing was imported: row {row.line} changes the quantity of {product.sku}, which is held in "
+                    "locations other than the default one. Give its stock per location with the location columns.",
+                    [FieldError("quantity", "the product is held in other locations than the default", row=row.line)],
+                )
             change = changes.adjust(
                 product,
                 quantity - product.quantity,
@@ -212,6 +222,8 @@ async def _apply_chunk(
                 actor=actor,
                 event_reason={"kind": "import"},
                 extra_values=changed,
+                levels=levels,
+                default=default,
             )
         else:
             change = changes.update(product, changed, {"kind": "import"}, now=now, source=source)

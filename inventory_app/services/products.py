@@ -53,6 +53,10 @@ def movement_to_public(movement: Movement) -> MovementView:
         "quantity_after": movement.quantity_after,
         "created_at": events.rfc3339(movement.created_at),
         "actor": movement.actor,
+        "location_id": str(movement.location_id) if movement.location_id else None,
+        "location_code": movement.location_code,
+        "location_quantity_after": movement.location_quantity_after,
+        "transfer_id": str(movement.transfer_id) if movement.transfer_id else None,
     }
 
 
@@ -99,7 +103,15 @@ async def create_product(
             raise DuplicateSku(
                 f"A product with SKU {fields['sku']} already exists.", [FieldError("sku", "already exists")]
             )
-        change = changes.create(uuid.uuid4(), fields, now=datetime.now(UTC), source=wiring().settings.event_source)
+        product_id = uuid.uuid4()
+        _, places = await unit.lock_stock(product_id)  # the default place, where its first stock goes
+        change = changes.create(
+            product_id,
+            fields,
+            now=datetime.now(UTC),
+            source=wiring().settings.event_source,
+            default=changes.default_place(places),
+        )
         await unit.record(change)
         body = to_public(change.after)
         if idempotency_key is not None:
@@ -131,6 +143,7 @@ class ProductQuery:
     q: str | None = None
     category: str | None = None
     low_stock: bool | None = None
+    location_id: uuid.UUID | None = None  # stock in this location or under it
     sort: str = "name"
     limit: int = 50
     offset: int = 0
@@ -157,7 +170,9 @@ class ProductQuery:
 async def list_products(query: ProductQuery) -> ProductsPage:
     query = query.validated()
     q = query.q.strip() if query.q else ""
-    where = product_store.ListFilter(q=q or None, category=query.category or None, low_stock=query.low_stock)
+    where = product_store.ListFilter(
+        q=q or None, category=query.category or None, low_stock=query.low_stock, location_id=query.location_id
+    )
     async with (await wiring().pool()).connection() as conn:
         count, estimated = await _bounded_count(conn, where)
         rows = await product_store.fetch_page(conn, where, query.sort, query.limit, query.offset)

@@ -31,7 +31,7 @@ class CachedResponse:
     etag: str | None = None
 
 
-LIST_PARAMETERS = frozenset({"q", "category", "low_stock", "sort", "limit", "offset"})
+LIST_PARAMETERS = frozenset({"q", "category", "low_stock", "location_id", "sort", "limit", "offset"})
 ENTRY_OVERHEAD = 200  # bytes per entry beyond its body: key, tuple, dict slot (roughly)
 
 

@@ -9,16 +9,17 @@ use cases are tested without a database. `bootstrap.py` picks the one a process 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Protocol
 
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from inventory_app.adapters import idempotency_store, product_store
-from inventory_app.domain.changes import Change, ProductState
+from inventory_app.adapters import idempotency_store, location_store, product_store
+from inventory_app.domain.changes import Change, Place, ProductState, StockLevel
 from inventory_app.domain.identity import Actor
+from inventory_app.domain.locations import Location
 from inventory_app.services.idempotency import StoredResponse, check_key, replay_or_refuse
 from inventory_app.services.read_cache import ReadCache
 from schemas.registry import validate_event
@@ -34,6 +35,15 @@ class UnitOfWork(Protocol):
         """The products with these SKUs, locked in a fixed order (two imports never deadlock)."""
 
     async def sku_taken(self, sku: str, except_id: uuid.UUID | None = None) -> bool: ...
+
+    async def lock_stock(
+        self, product_id: uuid.UUID, named: Iterable[uuid.UUID] = ()
+    ) -> tuple[list[StockLevel], dict[uuid.UUID, Place]]:
+        """The product's stock per place, and the places a change may touch (the default, those `named`,
+        those holding it), kept from being deactivated or deleted until the unit ends."""
+
+    async def locations(self) -> list[Location]:
+        """Every location (the tree, for paths)."""
 
     async def replay(self, scope: str, key: str, body_hash: str) -> StoredResponse | None:
         """The stored answer to this key (requests with one key queue here), None if it is new."""
@@ -76,6 +86,14 @@ class PostgresUnitOfWork:
 
     async def sku_taken(self, sku: str, except_id: uuid.UUID | None = None) -> bool:
         return await product_store.sku_taken(self.conn, sku, except_id)
+
+    async def lock_stock(
+        self, product_id: uuid.UUID, named: Iterable[uuid.UUID] = ()
+    ) -> tuple[list[StockLevel], dict[uuid.UUID, Place]]:
+        return await location_store.lock_stock(self.conn, product_id, named)
+
+    async def locations(self) -> list[Location]:
+        return await location_store.fetch_all(self.conn)
 
     async def replay(self, scope: str, key: str, body_hash: str) -> StoredResponse | None:
         check_key(key)

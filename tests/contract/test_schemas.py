@@ -25,7 +25,7 @@ EVENTS_DIR = ROOT / "schemas" / "events"
 BASELINE_DIR = ROOT / "schemas" / "baseline"
 COUNTER_DIR = Path(__file__).resolve().parent / "counterexamples"
 SCHEMA_FILES = registry.schema_files()
-EVENT_SCHEMA_FILES = sorted(registry.EVENT_SCHEMAS.values())
+EVENT_SCHEMA_FILES = sorted(set(registry.EVENT_VERSIONS.values()))
 
 
 def _load(path: Path) -> Any:
@@ -52,6 +52,10 @@ def test_the_expected_schema_files_exist() -> None:
         "product-deleted",
         "low-stock-warning",
         "notice",
+        # 1.4.0: stock by location
+        "product-updated.v2",
+        "stock-transferred",
+        "location-low-stock-warning",
     }
     assert set(SCHEMA_FILES) == {f"{stem}.schema.json" for stem in expected}
 
@@ -92,10 +96,14 @@ def test_every_counter_example_is_rejected(schema_file: str, path: Path) -> None
     assert errors, f"{path.relative_to(ROOT)} unexpectedly validates against {schema_file}"
 
 
-@pytest.mark.parametrize(("event_type", "schema_file"), sorted(registry.EVENT_SCHEMAS.items()))
-def test_validate_event_picks_the_schema_of_the_event_type(event_type: str, schema_file: str) -> None:
+@pytest.mark.parametrize(("version", "schema_file"), sorted(registry.EVENT_VERSIONS.items()))
+def test_validate_event_picks_the_schema_of_the_event_type_and_version(
+    version: tuple[str, str], schema_file: str
+) -> None:
+    event_type, dataschema = version
     schema = registry.load_schema(schema_file)
     assert schema["properties"]["type"]["const"] == event_type
+    assert schema["properties"]["dataschema"]["const"] == dataschema
     for example in schema["examples"]:
         registry.validate_event(example)
     other = next(name for name in EVENT_SCHEMA_FILES if name != schema_file)
@@ -109,6 +117,26 @@ def test_validate_event_rejects_unknown_types(event_type: Any) -> None:
     event = {**registry.load_schema("product-created.schema.json")["examples"][0], "type": event_type}
     with pytest.raises(ValidationError):
         registry.validate_event(event)
+
+
+def test_an_unknown_type_is_told_apart_from_a_bad_event_of_a_known_one() -> None:
+    """Consumers ignore and count an unknown type (a newer producer's addition), but dead-letter an event of
+    a known type that breaks its schema or names a version they do not have (replayable once upgraded)."""
+    created = registry.load_schema("product-created.schema.json")["examples"][0]
+    with pytest.raises(registry.UnknownEventType):
+        registry.validate_event({**created, "type": "inventory.product.renamed"})
+    for broken in ({**created, "dataschema": f"{registry.BASE_URI}product-created/9"}, {**created, "data": {}}):
+        with pytest.raises(ValidationError) as refused:
+            registry.validate_event(broken)
+        assert not isinstance(refused.value, registry.UnknownEventType)
+
+
+def test_a_v2_product_updated_is_checked_against_v2_and_v1_against_v1() -> None:
+    v2 = registry.load_schema("product-updated.v2.schema.json")["examples"][0]
+    registry.validate_event(v2)
+    as_v1 = {**v2, "dataschema": f"{registry.BASE_URI}product-updated/1"}
+    with pytest.raises(ValidationError):  # v1 is closed: the locations are a v2 field
+        registry.validate_event(as_v1)
 
 
 def test_validate_event_rejects_an_event_without_type() -> None:
@@ -252,7 +280,7 @@ def test_each_event_type_and_dataschema_version_has_exactly_one_schema() -> None
         for name in event_files
     ]
     assert len(versions) == len(set(versions))
-    assert {event_type for event_type, _ in versions} == set(registry.EVENT_SCHEMAS)
+    assert set(versions) == set(registry.EVENT_VERSIONS)
 
 
 # --- attribution headers (schemas/CHANGELOG.md): who made a change, beside the v1 body -----------------

@@ -31,6 +31,11 @@ RESPONSES = [
     (views.MovementsPage, "StockMovementsPublic"),
     (views.AdjustmentResult, "StockAdjustmentResult"),
     (views.ActorView, "Actor"),
+    (views.LocationView, "LocationPublic"),
+    (views.LocationsPage, "LocationsPublic"),
+    (views.StockLevelView, "StockLevel"),
+    (views.ProductStock, "ProductStock"),
+    (views.TransferResult, "TransferResult"),
 ]
 
 

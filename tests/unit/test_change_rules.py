@@ -19,6 +19,15 @@ SOURCE = "/tests/unit"
 ACTOR = {"type": "user", "id": "u-1", "name": "editor@tests.example"}
 
 
+DEFAULT = changes.Place(uuid.uuid4(), "DEFAULT", "Default location", active=True, is_default=True)
+
+
+def adjust(state: changes.ProductState, *args, **kwargs) -> changes.Change:
+    """An adjustment of a product whose stock is all in the default place (every product before locations)."""
+    levels = [changes.StockLevel(state.id, DEFAULT, state.quantity)]
+    return changes.adjust(state, *args, levels=levels, default=DEFAULT, **kwargs)
+
+
 def new_product(**values) -> changes.ProductState:
     fields = {
         "sku": "RULE-1",
@@ -64,7 +73,7 @@ def test_an_update_bumps_the_version_once_stamps_one_time_and_names_the_diff() -
 
 def test_an_adjustment_crossing_into_low_stock_writes_a_ledger_row_then_updated_then_warning() -> None:
     product = new_product()
-    change = changes.adjust(product, -7, "sold", "till 3", now=T1, source=SOURCE, actor=ACTOR)
+    change = adjust(product, -7, "sold", "till 3", now=T1, source=SOURCE, actor=ACTOR)
     assert change.movement.delta == -7 and change.movement.quantity_after == 3 and change.movement.created_at == T1
     assert [e["type"] for e in change.events] == [events.PRODUCT_UPDATED, events.LOW_STOCK_WARNING]
     updated, warning = change.events
@@ -76,26 +85,26 @@ def test_an_adjustment_crossing_into_low_stock_writes_a_ledger_row_then_updated_
 
 
 def test_a_second_adjustment_still_below_the_threshold_does_not_warn_again() -> None:
-    low = changes.adjust(new_product(), -7, "sold", None, now=T1, source=SOURCE, actor=ACTOR).after
-    again = changes.adjust(low, -1, "sold", None, now=T1, source=SOURCE, actor=ACTOR)
+    low = adjust(new_product(), -7, "sold", None, now=T1, source=SOURCE, actor=ACTOR).after
+    again = adjust(low, -1, "sold", None, now=T1, source=SOURCE, actor=ACTOR)
     assert [e["type"] for e in again.events] == [events.PRODUCT_UPDATED]
 
 
 def test_rising_above_the_threshold_rearms_the_warning() -> None:
-    low = changes.adjust(new_product(), -7, "sold", None, now=T1, source=SOURCE, actor=ACTOR).after
-    refilled = changes.adjust(low, 10, "received", None, now=T1, source=SOURCE, actor=ACTOR).after
+    low = adjust(new_product(), -7, "sold", None, now=T1, source=SOURCE, actor=ACTOR).after
+    refilled = adjust(low, 10, "received", None, now=T1, source=SOURCE, actor=ACTOR).after
     assert refilled.low_stock_alerted is False
-    dropped = changes.adjust(refilled, -12, "sold", None, now=T1, source=SOURCE, actor=ACTOR)
+    dropped = adjust(refilled, -12, "sold", None, now=T1, source=SOURCE, actor=ACTOR)
     assert events.LOW_STOCK_WARNING in [e["type"] for e in dropped.events]
 
 
 def test_an_adjustment_below_zero_is_refused() -> None:
     with pytest.raises(InsufficientStock):
-        changes.adjust(new_product(quantity=1), -2, "sold", None, now=T1, source=SOURCE, actor=ACTOR)
+        adjust(new_product(quantity=1), -2, "sold", None, now=T1, source=SOURCE, actor=ACTOR)
 
 
 def test_an_import_reason_replaces_the_adjustment_reason_and_other_fields_change_in_the_same_version() -> None:
-    change = changes.adjust(
+    change = adjust(
         new_product(),
         5,
         "correction",

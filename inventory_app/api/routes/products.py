@@ -65,9 +65,12 @@ async def list_products(
     sort: str = "name",
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+    location_id: uuid.UUID | None = None,
 ) -> Response:
     _refuse_unknown_parameters(request)
-    query = ProductQuery(q=q, category=category, low_stock=low_stock, sort=sort, limit=limit, offset=offset)
+    query = ProductQuery(
+        q=q, category=category, low_stock=low_stock, location_id=location_id, sort=sort, limit=limit, offset=offset
+    )
     # Stored under the exact query string it answers; `api/cached_reads.py` serves the repeats.
     cache = wiring().read_cache
     token = cache.token()
