@@ -10,10 +10,10 @@ TransferResult). The request side is typed where it is validated: `ProductFields
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, NotRequired
 
 # typing_extensions: pydantic (the contract test) reads TypedDicts on Python 3.11 only from there.
-from typing_extensions import NotRequired, TypedDict
+from typing_extensions import TypedDict
 
 MovementReason = Literal["received", "sold", "damaged", "returned", "correction", "transfer"]
 
