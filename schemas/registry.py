@@ -56,7 +56,8 @@ class UnknownEventType(ValidationError):
     """An event type this code does not know: consumers ignore and count it (a newer producer's addition)."""
 
 
-NOTICE_SCHEMA: str = "notice.schema.json"
+NOTICE_SCHEMA: str = "notice.v2.schema.json"
+"""Notices are checked against version 2 (schemas 1.4.0), a superset of version 1: every v1 notice passes."""
 
 ATTRIBUTION_HEADERS: dict[str, str] = {
     "actor": "ce_actor",

@@ -161,6 +161,37 @@ class Notice(BaseModel):
     time: AwareDatetime = Field(..., description="Time of the source event.")
 
 
+class NoticeV2(BaseModel):
+    """
+    User-facing notice published by the notifier to inventory.notifications and sent over SSE. Version 2 (schemas 1.4.0): two more notice types, for stock transfers and a location's low stock; every version-1 notice is a valid version-2 notice.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    id: UUID = Field(
+        ..., description="Notice id; equals the id of the event it was derived from."
+    )
+    type: Literal[
+        "product_created",
+        "product_updated",
+        "product_deleted",
+        "low_stock_warning",
+        "stock_transferred",
+        "location_low_stock_warning",
+    ]
+    title: str = Field(..., min_length=1)
+    message: str
+    severity: Literal["info", "warning"]
+    product_id: UUID
+    sku: str = Field(..., pattern="^[A-Z0-9._-]{1,64}$")
+    event_id: UUID = Field(..., description="Id of the source CloudEvent.")
+    event_type: str = Field(
+        ..., description="CloudEvent type of the source event.", min_length=1
+    )
+    time: AwareDatetime = Field(..., description="Time of the source event.")
+
+
 class FieldChange(BaseModel):
     """
     Old and new value of one changed field.
@@ -304,15 +335,6 @@ class AdjustmentLocation(BaseModel):
     )
 
 
-class AdjustmentLocations(RootModel[list[AdjustmentLocation]]):
-    root: list[AdjustmentLocation] = Field(
-        ...,
-        description="The locations the adjustment touched, in the order stock was drawn or put: one entry per ledger row. A decrease without a named location draws from the default location first, then from the others by code.",
-        min_length=1,
-        title="AdjustmentLocations",
-    )
-
-
 class StockAdjustmentReason1(BaseModel):
     """
     Changed through a stock adjustment (a stock movement was recorded).
@@ -325,11 +347,10 @@ class StockAdjustmentReason1(BaseModel):
     movement_id: UUID = Field(..., description="Stock movement id.")
     adjustment_reason: Literal["received", "sold", "damaged", "returned", "correction"]
     delta: int
-    locations: AdjustmentLocations | None = Field(
+    locations: list[AdjustmentLocation] | None = Field(
         None,
         description="The locations the adjustment touched, in the order stock was drawn or put: one entry per ledger row. A decrease without a named location draws from the default location first, then from the others by code.",
         min_length=1,
-        title="AdjustmentLocations",
     )
 
 

@@ -158,7 +158,7 @@ def _ref_validator(ref: str) -> Draft202012Validator:
 def test_the_document_is_a_valid_openapi_3_1_document() -> None:
     spec = _spec()
     assert spec["openapi"] == "3.1.0"
-    assert spec["info"]["version"] == "1.0.0"
+    assert spec["info"]["version"] == "1.1.0"
     assert spec["servers"] == [{"url": "/"}]
     validate(spec)
 
@@ -333,7 +333,7 @@ def test_product_public_matches_the_event_product_snapshot() -> None:
 
 
 def test_notice_matches_the_event_notice_schema() -> None:
-    notice = json.loads((ROOT / "schemas" / "events" / "notice.schema.json").read_text(encoding="utf-8"))
+    notice = json.loads((ROOT / "schemas" / "events" / "notice.v2.schema.json").read_text(encoding="utf-8"))
     public = _spec()["components"]["schemas"]["Notice"]
     assert public["required"] == notice["required"]
     assert public["properties"]["severity"]["enum"] == notice["properties"]["severity"]["enum"]

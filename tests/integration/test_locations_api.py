@@ -225,3 +225,23 @@ def test_a_hundred_opposite_transfers_at_once_never_deadlock_and_add_up(app_url,
         assert replayed[data["from"]["code"]] == data["from"]["quantity_after"]
         assert replayed[data["to"]["code"]] == data["to"]["quantity_after"]
     assert replayed == {a["code"]: 80, b["code"]: 120}
+
+
+def test_a_transfer_and_a_location_low_stock_reach_the_live_notices(api, admin_api) -> None:
+    """Through the whole path: outbox, relay, Kafka, the app's notification hub, the recent-notices list."""
+    from tests.conftest import wait_for
+
+    shelf = new_location(admin_api, "Shelf")
+    product = new_product(api, quantity=6)
+    default = next(loc for loc in api.get("/api/locations").json()["data"] if loc["is_default"])
+    minimum = api.patch(f"/api/products/{product['id']}/stock/{default['id']}", json={"min_quantity": 3})
+    assert minimum.status_code == 200 and minimum.json()["data"][0]["min_quantity"] == 3
+    body = {"from_location_id": default["id"], "to_location_id": shelf["id"], "quantity": 4}
+    assert api.post(f"/api/products/{product['id']}/transfers", json=body).status_code == 201  # DEFAULT 6 → 2 ≤ 3
+
+    def notices() -> set[str] | None:
+        listed = api.get("/api/notifications/recent", params={"limit": 100}).json()["data"]
+        kinds = {n["type"] for n in listed if n["product_id"] == product["id"]}
+        return kinds if {"stock_transferred", "location_low_stock_warning"} <= kinds else None
+
+    wait_for(notices, 30, 0.3, "the transfer's notices")
