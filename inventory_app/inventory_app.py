@@ -17,6 +17,7 @@ from inventory_app.lifespan import (
 from inventory_app.ui.pages.account import account_page
 from inventory_app.ui.pages.admin import admin_page
 from inventory_app.ui.pages.analytics import analytics_page
+from inventory_app.ui.pages.locations import locations_page
 from inventory_app.ui.pages.login import login_page
 from inventory_app.ui.pages.product_detail import product_detail_page
 from inventory_app.ui.pages.products import products_page
@@ -24,6 +25,7 @@ from inventory_app.ui.session_guard import SessionGuard
 from inventory_app.ui.states.account import AccountState
 from inventory_app.ui.states.admin import AdminState
 from inventory_app.ui.states.analytics import AnalyticsState
+from inventory_app.ui.states.locations import LocationsState
 from inventory_app.ui.states.login import LoginState
 from inventory_app.ui.states.product_detail import ProductDetailState
 from inventory_app.ui.states.products import ProductsState
@@ -45,4 +47,5 @@ app.add_page(
 )
 app.add_page(analytics_page, route="/analytics", title="Analytics · Inventory", on_load=AnalyticsState.refresh)
 app.add_page(account_page, route="/account", title="Your account · Inventory", on_load=AccountState.load_page)
+app.add_page(locations_page, route="/locations", title="Locations · Inventory", on_load=LocationsState.load)
 app.add_page(admin_page, route="/admin", title="Administration · Inventory", on_load=AdminState.load_page)

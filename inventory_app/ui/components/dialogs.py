@@ -6,6 +6,7 @@ import reflex as rx
 
 from inventory_app.domain.model import ADJUSTMENT_REASONS
 from inventory_app.ui.components.fields import labeled_field, native_select, text_field
+from inventory_app.ui.components.stock_locations import options_select
 from inventory_app.ui.states.product_form import (
     CONFLICT_MESSAGE,
     AdjustStockState,
@@ -145,6 +146,12 @@ def adjust_stock_dialog() -> rx.Component:
                 state.field_errors["reason"],
             ),
             text_field("Note", "adjust-note", "note", "", state.field_errors["note"], max_length=500),
+            labeled_field(
+                "Location",
+                "adjust-location",
+                options_select("adjust-location", "location_id", state.locations, "Default (decreases: default first)"),
+                state.field_errors["location_id"],
+            ),
             rx.cond(state.form_error != "", rx.callout(state.form_error, color_scheme="red", role="alert")),
             rx.cond(
                 state.result != "",

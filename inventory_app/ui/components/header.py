@@ -43,6 +43,7 @@ def header() -> rx.Component:
             rx.el.nav(
                 rx.flex(
                     nav_link("Products", "/"),
+                    nav_link("Locations", "/locations"),
                     nav_link("Analytics", "/analytics"),
                     rx.cond(SessionState.is_admin, nav_link("Admin", "/admin")),
                     spacing="4",

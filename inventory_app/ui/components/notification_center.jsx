@@ -3,7 +3,15 @@
 // "Reconnecting") while the app's backend restarts, when Reflex's own websocket is down too.
 import React, { useCallback, useEffect, useRef, useState } from "react";
 
-const NOTICE_TYPES = ["product_created", "product_updated", "product_deleted", "low_stock_warning"];
+// The stream names each message by its notice type: only the types listed here are heard (notice v2).
+const NOTICE_TYPES = [
+  "product_created",
+  "product_updated",
+  "product_deleted",
+  "low_stock_warning",
+  "stock_transferred",
+  "location_low_stock_warning",
+];
 const MAX_NOTICES = 100;
 const READ_KEY = "inventory.notifications.lastReadAt";
 
@@ -35,7 +43,7 @@ export function NotificationCenter({ streamUrl, recentUrl }) {
       [...fresh, ...current].sort((a, b) => (a.time < b.time ? 1 : -1)).slice(0, MAX_NOTICES)
     );
     if (toast) {
-      const warnings = fresh.filter((n) => n.type === "low_stock_warning");
+      const warnings = fresh.filter((n) => n.severity === "warning");
       if (warnings.length) {
         setToasts((current) => [...current, ...warnings].slice(-4));
         warnings.forEach((w) =>

@@ -50,6 +50,19 @@ def product_toolbar() -> rx.Component:
             align="center",
         ),
         rx.flex(
+            rx.el.label("Location", html_for="location-filter", style={"font_size": "0.9em"}),
+            rx.el.select(
+                rx.el.option("All locations", value=""),
+                rx.foreach(ProductsState.locations, lambda loc: rx.el.option(loc[1], value=loc[0])),
+                id="location-filter",
+                value=ProductsState.location_id,
+                on_change=ProductsState.set_location,
+                style=styles.native_select,
+            ),
+            spacing="2",
+            align="center",
+        ),
+        rx.flex(
             rx.switch(
                 id="low-stock-only",
                 checked=ProductsState.low_stock_only,

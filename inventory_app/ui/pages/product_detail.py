@@ -8,6 +8,7 @@ from inventory_app.ui import styles
 from inventory_app.ui.components.dialogs import adjust_stock_dialog, product_form_dialog
 from inventory_app.ui.components.pagination import pagination
 from inventory_app.ui.components.shell import app_page
+from inventory_app.ui.components.stock_locations import stock_by_location, transfer_dialog
 from inventory_app.ui.states.product_detail import EventRow, MovementRow, ProductDetailState
 from inventory_app.ui.states.product_form import AdjustStockState, ProductFormState
 from inventory_app.ui.states.session import SessionState
@@ -48,6 +49,7 @@ def _movement_row(movement: MovementRow) -> rx.Component:
         rx.table.cell(movement.when, style={"white_space": "nowrap"}),
         rx.table.cell(movement.delta, text_align="right"),
         rx.table.cell(movement.reason),
+        rx.table.cell(movement.location),
         rx.table.cell(movement.note),
         rx.table.cell(movement.quantity_after, text_align="right"),
         rx.table.cell(movement.actor),
@@ -69,6 +71,7 @@ def movement_ledger() -> rx.Component:
                                 rx.table.column_header_cell("When"),
                                 rx.table.column_header_cell("Delta"),
                                 rx.table.column_header_cell("Reason"),
+                                rx.table.column_header_cell("Location"),
                                 rx.table.column_header_cell("Note"),
                                 rx.table.column_header_cell("Quantity after"),
                                 rx.table.column_header_cell("By"),
@@ -201,6 +204,7 @@ def product_detail_body() -> rx.Component:
             wrap="wrap",
         ),
         product_facts(),
+        stock_by_location(),
         movement_ledger(),
         event_history(),
         direction="column",
@@ -229,5 +233,5 @@ def product_detail_page() -> rx.Component:
                 ),
             ),
         ),
-        dialogs=(product_form_dialog(), adjust_stock_dialog()),
+        dialogs=(product_form_dialog(), adjust_stock_dialog(), transfer_dialog()),
     )

@@ -28,6 +28,7 @@ class MovementRow:
     note: str = ""
     quantity_after: int = 0
     actor: str = ""
+    location: str = ""  # the location's code; "CODE (transfer)" for a row of a transfer
 
 
 @dataclass
@@ -135,6 +136,7 @@ class ProductDetailState(rx.State):
                 note=m["note"] or "",
                 quantity_after=m["quantity_after"],
                 actor=actor_name(m.get("actor")),
+                location=(m.get("location_code") or "") + (" (transfer)" if m.get("transfer_id") else ""),
             )
             for m in page["data"]
         ]
@@ -152,6 +154,9 @@ class ProductDetailState(rx.State):
         await self._fetch_product()
         await self._fetch_movements()  # a deleted product's ledger too: it says who did what before
         self.loading = False
+        from inventory_app.ui.states.locations import ProductStockState  # it imports this module
+
+        yield ProductStockState.load_for(self.product_id)
         yield ProductDetailState.load_events
 
     @rx.event

@@ -15,12 +15,13 @@ from inventory_app.domain.errors import (
 )
 from inventory_app.services import products, stock
 from inventory_app.ui.states.feedback import field_messages, int_or_text
+from inventory_app.ui.states.locations import ProductStockState, active_options
 from inventory_app.ui.states.product_detail import ProductDetailState
 from inventory_app.ui.states.products import ProductsState
 from inventory_app.ui.states.session import signed_in_principal
 
 FORM_FIELDS = ("sku", "name", "description", "category", "price", "quantity", "low_stock_threshold")
-ADJUST_FIELDS = ("delta", "reason", "note")
+ADJUST_FIELDS = ("delta", "reason", "note", "location_id")
 CONFLICT_MESSAGE = "This product was changed by someone else."
 
 
@@ -188,10 +189,12 @@ class AdjustStockState(rx.State):
     form_error: str = ""
     saving: bool = False
     form_key: int = 0
+    locations: list[list[str]] = []  # [id, label] of the active locations
 
     @rx.event
-    def open_for(self, product_id: str, sku: str, quantity: int):
+    async def open_for(self, product_id: str, sku: str, quantity: int):
         self.product_id, self.sku, self.quantity = product_id, sku, quantity
+        self.locations = await active_options()
         self.result = ""
         self.field_errors = dict.fromkeys(ADJUST_FIELDS, "")
         self.form_error = ""
@@ -216,6 +219,8 @@ class AdjustStockState(rx.State):
         }
         if note:
             payload["note"] = note
+        if form_data.get("location_id"):
+            payload["location_id"] = form_data["location_id"]
         try:
             result = await stock.adjust_stock(self.product_id, payload, by=await signed_in_principal(self))
         except InsufficientStock as error:
@@ -230,5 +235,6 @@ class AdjustStockState(rx.State):
             self.saving = False
             yield ProductsState.refresh
             yield ProductDetailState.refresh
+            yield ProductStockState.load_for(self.product_id)
             return
         self.saving = False

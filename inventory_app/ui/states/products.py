@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import reflex as rx
 
 from inventory_app.domain.errors import DomainError
-from inventory_app.services import products
+from inventory_app.services import locations, products
 from inventory_app.services.products import MIN_SEARCH_LENGTH, ProductQuery
 from inventory_app.ui.states.feedback import short_time
 
@@ -61,6 +62,8 @@ class ProductsState(rx.State):
     low_stock_only: bool = False
     sort: str = "name"
     categories: list[str] = []
+    location_id: str = ""  # stock in this location or under it; "" for all
+    locations: list[list[str]] = []  # [id, "CODE — path"] for the filter
     # True until the first page arrives, so the empty state never flashes on page load.
     loading: bool = True
     load_error: str = ""
@@ -105,6 +108,7 @@ class ProductsState(rx.State):
             q=self.search.strip() if len(self.search.strip()) >= MIN_SEARCH_LENGTH else None,
             category=self.category or None,
             low_stock=True if self.low_stock_only else None,
+            location_id=uuid.UUID(self.location_id) if self.location_id else None,
             sort=self.sort,
             limit=PAGE_SIZE,
             offset=self.page * PAGE_SIZE,
@@ -130,6 +134,7 @@ class ProductsState(rx.State):
         self.loading = True
         yield
         self.categories = await products.list_categories()
+        self.locations = [[v["id"], f"{v['code']} — {v['path']}"] for v in (await locations.list_locations())["data"]]
         await self._fetch()
         self.loading = False
 
@@ -150,6 +155,12 @@ class ProductsState(rx.State):
         self.search = value
         if self.search_too_short:
             return None  # keep the current page until the search can use the index
+        self.page = 0
+        return ProductsState.refresh
+
+    @rx.event
+    async def set_location(self, value: str):
+        self.location_id = value
         self.page = 0
         return ProductsState.refresh
 
