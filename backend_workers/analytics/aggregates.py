@@ -7,6 +7,7 @@ from typing import Any
 
 import psycopg
 
+from backend_workers.analytics import by_location
 from inventory_app.domain.events import PRODUCT_DELETED
 
 MARK_PROCESSED = """
@@ -71,9 +72,9 @@ async def apply_event(conn: psycopg.AsyncConnection, event: dict[str, Any]) -> b
                     "deleted": event["type"] == PRODUCT_DELETED,
                 },
             )
+        hour = moment.replace(minute=0, second=0, microsecond=0)
         reason = data.get("reason") or {}
         if reason.get("kind") == "stock_adjustment":
-            await conn.execute(
-                COUNT_ADJUSTMENT, {"id": event["subject"], "hour": moment.replace(minute=0, second=0, microsecond=0)}
-            )
+            await conn.execute(COUNT_ADJUSTMENT, {"id": event["subject"], "hour": hour})
+        await by_location.apply(conn, event, hour)
     return True

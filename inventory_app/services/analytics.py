@@ -14,6 +14,19 @@ from inventory_app.domain.events import rfc3339
 LOW_STOCK_LIST_LIMIT = 50
 TOP_ADJUSTED_LIMIT = 10
 EVENTS_WINDOW_MINUTES = 60
+# Per location: the worker's quantities times its product prices, and its movements of the last 24 hours.
+BY_LOCATION = """
+SELECT l.id, l.code, l.name, l.active,
+       coalesce(sum(s.quantity * p.price), 0), coalesce(sum(s.quantity), 0),
+       count(s.product_id) FILTER (WHERE s.quantity > 0),
+       coalesce((SELECT sum(m.count) FROM analytics_location_movements_hourly m
+                 WHERE m.location_id = l.id AND m.hour >= date_trunc('hour', now()) - interval '23 hours'), 0)
+FROM location l
+LEFT JOIN analytics_location_stock s ON s.location_id = l.id
+LEFT JOIN analytics_product_state p ON p.product_id = s.product_id AND NOT p.deleted
+GROUP BY l.id, l.code, l.name, l.active
+ORDER BY l.code
+"""
 
 
 async def summary(*, pool: AsyncConnectionPool | None = None) -> dict[str, Any]:
@@ -41,6 +54,7 @@ async def summary(*, pool: AsyncConnectionPool | None = None) -> dict[str, Any]:
             "ORDER BY quantity - low_stock_threshold, sku LIMIT %(limit)s",
             {"limit": LOW_STOCK_LIST_LIMIT},
         )
+        by_location = await rows(BY_LOCATION)
         top_adjusted = await rows(
             "SELECT a.product_id, coalesce(s.sku, '?'), sum(a.count) AS adjustments "
             "FROM analytics_adjustments_hourly a LEFT JOIN analytics_product_state s USING (product_id) "
@@ -50,6 +64,19 @@ async def summary(*, pool: AsyncConnectionPool | None = None) -> dict[str, Any]:
         )
     return {
         "generated_at": rfc3339(datetime.now(UTC)),
+        "stock_by_location": [
+            {
+                "location_id": str(i),
+                "code": code,
+                "name": name,
+                "active": active,
+                "stock_value": str(Decimal(value).quantize(Decimal("0.01"))),
+                "units": int(units),
+                "product_count": int(held),
+                "movements_24h": int(moved),
+            }
+            for i, code, name, active, value, units, held, moved in by_location
+        ],
         "events_per_minute": [{"minute": rfc3339(m), "type": t, "count": c} for m, t, c in per_minute],
         "stock_value_by_category": [
             {"category": cat, "stock_value": str(Decimal(value).quantize(Decimal("0.01"))), "product_count": n}

@@ -245,3 +245,30 @@ def test_a_transfer_and_a_location_low_stock_reach_the_live_notices(api, admin_a
         return kinds if {"stock_transferred", "location_low_stock_warning"} <= kinds else None
 
     wait_for(notices, 30, 0.3, "the transfer's notices")
+
+
+def test_the_analytics_worker_keeps_stock_value_and_movements_per_location(
+    api, admin_api, engine, settings, start_worker, stores
+):
+    """A real analytics worker: the product's events, as the relay publishes them (its outbox rows in order,
+    onto the test's own topic), move the summary's by-location part."""
+    from tests.conftest import wait_for
+    from tests.worker_support import produce_events
+
+    shelf = new_location(admin_api, "Shelf")
+    product = new_product(api, quantity=10)  # price 2.00
+    default = next(loc for loc in api.get("/api/locations").json()["data"] if loc["is_default"])
+    body = {"from_location_id": default["id"], "to_location_id": shelf["id"], "quantity": 4}
+    assert api.post(f"/api/products/{product['id']}/transfers", json=body).status_code == 201
+    produce_events(settings, stores.product_events, outbox_events(engine, product["id"]))
+    start_worker("backend_workers.analytics", stores.analytics_env())
+
+    def shelf_row() -> dict | None:
+        summary = api.get("/api/analytics/summary")
+        assert summary.status_code == 200
+        assert_matches_contract(summary.json(), "AnalyticsSummary")
+        row = next(r for r in summary.json()["stock_by_location"] if r["location_id"] == shelf["id"])
+        return row if row["units"] == 4 else None
+
+    row = wait_for(shelf_row, 90, 0.5, "the shelf's stock in the analytics")
+    assert (row["stock_value"], row["product_count"], row["movements_24h"]) == ("8.00", 1, 1)

@@ -18,6 +18,8 @@ SERIES = (
     ("updated", "var(--teal-9)"),
     ("deleted", "var(--gray-9)"),
     ("low_stock", "var(--amber-9)"),
+    ("transferred", "var(--cyan-9)"),
+    ("location_low", "var(--orange-9)"),
 )
 
 
@@ -105,6 +107,47 @@ def low_stock_table() -> rx.Component:
     )
 
 
+def location_table() -> rx.Component:
+    return rx.card(
+        rx.heading("Stock value by location", as_="h3", size="4"),
+        rx.cond(
+            AnalyticsState.by_location.length() > 0,
+            rx.box(
+                rx.table.root(
+                    rx.el.caption("Stock value by location", style={"display": "none"}),
+                    rx.table.header(
+                        rx.table.row(
+                            rx.table.column_header_cell("Location"),
+                            rx.table.column_header_cell("Name"),
+                            rx.table.column_header_cell("Stock value"),
+                            rx.table.column_header_cell("Units"),
+                            rx.table.column_header_cell("Products"),
+                            rx.table.column_header_cell("Movements (24 h)"),
+                        )
+                    ),
+                    rx.table.body(
+                        rx.foreach(
+                            AnalyticsState.by_location,
+                            lambda row: rx.table.row(
+                                rx.table.cell(row["code"]),
+                                rx.table.cell(row["name"]),
+                                rx.table.cell(row["stock_value"]),
+                                rx.table.cell(row["units"]),
+                                rx.table.cell(row["product_count"]),
+                                rx.table.cell(row["movements_24h"]),
+                            ),
+                        )
+                    ),
+                    width="100%",
+                ),
+                style=styles.table_scroll,
+            ),
+            rx.text("No stock in any location yet.", color=styles.MUTED_COLOR),
+        ),
+        width="100%",
+    )
+
+
 def analytics_page() -> rx.Component:
     return app_page(
         rx.flex(
@@ -127,6 +170,7 @@ def analytics_page() -> rx.Component:
             spacing="4",
             width="100%",
         ),
+        location_table(),
         low_stock_table(),
         # A short refresh keeps the dashboard live while events flow.
         rx.moment(interval=REFRESH_MS, on_change=AnalyticsState.tick, display="none"),
