@@ -4,14 +4,14 @@ the stock levels the stock rules read (products' own SQL is `product_store.py`).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 from psycopg import AsyncConnection
 from psycopg.errors import UniqueViolation
 from psycopg.rows import args_row
 
-from inventory_app.domain.changes import Place, StockLevel
+from inventory_app.domain.changes import PRODUCT_COLUMNS, Place, ProductState, StockLevel
 from inventory_app.domain.errors import DuplicateLocationCode, FieldError
 from inventory_app.domain.locations import LOCATION_COLUMNS, Location
 
@@ -133,3 +133,21 @@ def _levels(product_id: uuid.UUID, rows: list[tuple[Any, ...]]) -> tuple[list[St
         if quantity is not None:
             levels.append(StockLevel(product_id, place, quantity, minimum, alerted))
     return levels, places
+
+
+async def stream_stock_by_sku(
+    conn: AsyncConnection, batch: int
+) -> AsyncIterator[list[tuple[ProductState, str | None, int | None]]]:
+    """Every product with each location holding it (one row each; a product holding nothing once, without a
+    location), in SKU then code order, from a server-side cursor in the caller's transaction (one snapshot)."""
+    columns = ", ".join(f"p.{name}" for name in PRODUCT_COLUMNS)
+    cursor = conn.cursor(name="export_stock")
+    async with cursor:
+        await cursor.execute(
+            f"SELECT {columns}, l.code, s.quantity FROM product p"
+            " LEFT JOIN stock_level s ON s.product_id = p.id AND s.quantity > 0"
+            " LEFT JOIN location l ON l.id = s.location_id ORDER BY p.sku, l.code"
+        )
+        width = len(PRODUCT_COLUMNS)
+        while rows := await cursor.fetchmany(batch):
+            yield [(ProductState(*row[:width]), row[width], row[width + 1]) for row in rows]

@@ -7,23 +7,28 @@ import csv
 import io
 import uuid
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from tempfile import SpooledTemporaryFile
 from typing import Any, BinaryIO
 
-from inventory_app.adapters import product_store
+from inventory_app.adapters import location_store, product_store
 from inventory_app.bootstrap import wiring
 from inventory_app.domain import changes
-from inventory_app.domain.changes import Change, ProductState
+from inventory_app.domain.changes import Change, Place, ProductState
 from inventory_app.domain.errors import FieldError, ImportRejected, ImportReport, RowError, ValidationFailed
 from inventory_app.domain.identity import Principal, Role
 from inventory_app.domain.model import normalize_sku, validate_product_fields
+from inventory_app.services import csv_locations
 from inventory_app.services.products import to_public
 from inventory_app.services.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 COLUMNS = ("sku", "name", "description", "category", "price", "quantity", "low_stock_threshold")
 REQUIRED_COLUMNS = ("sku", "name", "price")
+# The location layout (one row per product and location): `location_quantity` is that location's stock, and
+# the file has no `quantity` column (the product's total follows from its locations).
+LOCATION_COLUMNS = ("location", "location_quantity")
+LOCATION_LAYOUT = ("sku", "name", "description", "category", "price", "low_stock_threshold", *LOCATION_COLUMNS)
 INTEGER_COLUMNS = ("quantity", "low_stock_threshold")
 CHUNK_ROWS = 500
 MAX_ROWS = 100_000
@@ -62,7 +67,13 @@ def _export_line(product: ProductState) -> bytes:
     return _csv_line(neutralise_formula(public[c]) if c in TEXT_COLUMNS else public[c] for c in COLUMNS).encode()
 
 
-async def export_to_spool() -> SpooledTemporaryFile:
+def _located_line(product: ProductState, code: str | None, quantity: int | None) -> bytes:
+    public = to_public(product)
+    values = [neutralise_formula(public[c]) if c in TEXT_COLUMNS else public[c] for c in LOCATION_LAYOUT[:6]]
+    return _csv_line([*values, neutralise_formula(code or ""), quantity or 0]).encode()
+
+
+async def export_to_spool(*, by_location: bool = False) -> SpooledTemporaryFile:
     """The whole export, read in one short transaction (one consistent snapshot), in a spooled file.
 
     Rows come from a server-side cursor a batch at a time (memory stays flat for any size), and the
@@ -71,10 +82,14 @@ async def export_to_spool() -> SpooledTemporaryFile:
     """
     spool = SpooledTemporaryFile(max_size=EXPORT_SPOOL_MEMORY, mode="w+b")  # noqa: SIM115 - the response closes it
     try:
-        spool.write(_csv_line(COLUMNS).encode())
+        spool.write(_csv_line(LOCATION_LAYOUT if by_location else COLUMNS).encode())
         async with (await wiring().pool()).connection() as conn, conn.transaction():
-            async for batch in product_store.stream_by_sku(conn, EXPORT_BATCH):
-                spool.write(b"".join(_export_line(product) for product in batch))
+            if by_location:
+                async for rows in location_store.stream_stock_by_sku(conn, EXPORT_BATCH):
+                    spool.write(b"".join(_located_line(*row) for row in rows))
+            else:
+                async for batch in product_store.stream_by_sku(conn, EXPORT_BATCH):
+                    spool.write(b"".join(_export_line(product) for product in batch))
         spool.seek(0)
     except BaseException:
         spool.close()
@@ -108,6 +123,8 @@ class ImportRow:
     line: int
     fields: dict[str, Any]  # validated, with defaults for the columns the file leaves out
     given: frozenset[str]  # the columns this row sets: an update changes only these
+    location: str | None = None  # the location layout: this row's location code ("" for none)
+    location_quantity: int = 0
 
 
 def _open_csv(text: io.TextIOWrapper) -> tuple[csv.DictReader, set[str]]:
@@ -120,11 +137,14 @@ def _open_csv(text: io.TextIOWrapper) -> tuple[csv.DictReader, set[str]]:
     if not header:
         raise ValidationFailed("The file is empty.", [FieldError("file", "needs a header row")])
     columns = {h.strip().lower() for h in header if h}
-    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
-    unknown = sorted(columns - set(COLUMNS))
+    located = bool(columns & set(LOCATION_COLUMNS))
+    missing = [c for c in (*REQUIRED_COLUMNS, *(LOCATION_COLUMNS if located else ())) if c not in columns]
+    unknown = sorted(columns - set(LOCATION_LAYOUT if located else COLUMNS))
     if missing or unknown:
         errors = [FieldError("file", f"missing column {c!r}") for c in missing]
         errors += [FieldError("file", f"unknown column {c!r}") for c in unknown]
+        if located and "quantity" in unknown:
+            errors.append(FieldError("quantity", "give each location's stock in location_quantity instead"))
         raise ValidationFailed("The CSV header is wrong.", errors)
     reader.fieldnames = [h.strip().lower() for h in header]
     return reader, columns
@@ -147,7 +167,10 @@ def read_rows(stream: BinaryIO, errors: list[RowError]) -> Iterator[ImportRow]:
 
 def _valid_rows(text: io.TextIOWrapper, errors: list[RowError]) -> Iterator[ImportRow]:
     reader, columns = _open_csv(text)
+    located = "location" in columns
     seen: dict[str, int] = {}
+    first_rows: dict[str, tuple[int, dict[str, Any]]] = {}  # the location layout's rows of one SKU agree
+    seen_places: dict[tuple[str, str], int] = {}
     try:
         for index, row in enumerate(reader):
             line = reader.line_num
@@ -159,7 +182,7 @@ def _valid_rows(text: io.TextIOWrapper, errors: list[RowError]) -> Iterator[Impo
                 continue
             raw = _row_fields(row, columns)
             sku = normalize_sku(raw.get("sku", ""), [])
-            if sku is not None and sku in seen:
+            if sku is not None and sku in seen and not located:
                 errors.append(RowError(line, "sku", f"repeats line {seen[sku]}"))
                 continue
             try:
@@ -168,68 +191,115 @@ def _valid_rows(text: io.TextIOWrapper, errors: list[RowError]) -> Iterator[Impo
             except ValidationFailed as failure:
                 errors.extend(RowError(line, e.field, e.message) for e in failure.errors)
                 continue
+            if located:
+                place = csv_locations.check_row(row, line, fields, first_rows, seen_places, errors)
+                if place is not None:
+                    yield ImportRow(line, fields, frozenset(raw), *place)
+                continue
             seen[fields["sku"]] = line
             yield ImportRow(line, fields, frozenset(raw))
     except (UnicodeDecodeError, csv.Error) as error:
         raise ValidationFailed("The file is not a readable UTF-8 CSV.", [FieldError("file", str(error))]) from None
 
 
+@dataclass
+class _Run:
+    """What one import carries from chunk to chunk."""
+
+    source: str
+    default: Place | None = None
+    stock: csv_locations.Stock | None = None  # the location layout's view of stock per place
+    # Each SKU the import has touched: its latest state, and whether it was stored before the import began.
+    latest: dict[str, tuple[ProductState, bool]] = field(default_factory=dict)
+
+
 async def _apply_chunk(
-    unit: UnitOfWork, chunk: list[ImportRow], report: ImportReport, dry_run: bool, source: str
+    unit: UnitOfWork, chunk: list[ImportRow], report: ImportReport, dry_run: bool, run: _Run
 ) -> None:
-    existing = {p.sku: p for p in await unit.lock_by_skus([row.fields["sku"] for row in chunk])}
-    _, places = await unit.lock_stock(uuid.uuid4())  # no product: just the default place, share-locked
-    default = changes.default_place(places)
-    now = datetime.now(UTC)
+    new_skus = [row.fields["sku"] for row in chunk if row.fields["sku"] not in run.latest]
+    run.latest.update({p.sku: (p, True) for p in await unit.lock_by_skus(new_skus)})
+    if run.default is None:
+        _, places = await unit.lock_stock(uuid.uuid4())  # no product: just the default place, share-locked
+        run.default = changes.default_place(places)
+        if any(row.location is not None for row in chunk):
+            found = await unit.locations()
+            run.stock = csv_locations.Stock(
+                {loc.code: Place(loc.id, loc.code, loc.name, loc.active, loc.is_default) for loc in found}
+            )
+    context = {"now": datetime.now(UTC), "source": run.source}
     actor = unit.actor.to_json()
     staged: list[Change] = []
     for row in chunk:
-        fields = row.fields
-        product = existing.get(fields["sku"])
+        sku = row.fields["sku"]
+        product, known = run.latest.get(sku, (None, False))
         if product is None:
-            report.created += 1
-            staged.append(changes.create(uuid.uuid4(), fields, now=now, source=source, default=default))
-            continue
-        wanted = {k: fields[k] for k in row.given if k in fields and k != "sku"}
-        current = to_public(product)
-        changed = {
-            k: v
-            for k, v in wanted.items()
-            if (current["price"] if k == "price" else current[k]) != (str(v) if k == "price" else v)
-        }
-        if not changed:
-            report.unchanged += 1
-            continue
-        report.updated += 1
-        quantity = changed.pop("quantity", None)
-        if quantity is not None:
-            # A quantity change from a file is a stock correction: it goes through the ledger. In this format
-            # `quantity` is the product's total, which says nothing of where: only the default place's.
-            levels, _ = await unit.lock_stock(product.id)
-            if any(level.quantity and level.place.id != default.id for level in levels):
-                raise ImportRejected(
-                    f"Nothing was imported: row {row.line} changes the quantity of {product.sku}, which is held in "
-                    "locations other than the default one. Give its stock per location with the location columns.",
-                    [FieldError("quantity", "the product is held in other locations than the default", row=row.line)],
-                )
-            change = changes.adjust(
-                product,
-                quantity - product.quantity,
-                "correction",
-                "CSV import",
-                now=now,
-                source=source,
-                actor=actor,
-                event_reason={"kind": "import"},
-                extra_values=changed,
-                levels=levels,
-                default=default,
-            )
+            change = changes.create(uuid.uuid4(), row.fields, default=run.default, **context)
+            kind = "created"
         else:
-            change = changes.update(product, changed, {"kind": "import"}, now=now, source=source)
-        staged.append(change)
+            change = await _updated(unit, row, product, run.default, actor, context)
+            kind = "updated" if change else "unchanged"
+        if change:
+            staged.append(change)
+            product = change.after
+        if row.location and run.stock is not None:  # the location layout: this place's stock
+            corrected = await run.stock.correct(
+                unit,
+                product,
+                known,
+                row.line,
+                row.location,
+                row.location_quantity,
+                actor=actor,
+                default=run.default,
+                **context,
+            )
+            if corrected:
+                staged.append(corrected)
+                product = corrected.after
+                kind = "updated" if kind == "unchanged" else kind
+        run.latest[sku] = (product, known)
+        setattr(report, kind, getattr(report, kind) + 1)
     if not dry_run and staged:
         await unit.record(*staged)
+
+
+async def _updated(
+    unit: UnitOfWork, row: ImportRow, product: ProductState, default: Place, actor: dict[str, Any], context: dict
+) -> Change | None:
+    """The row's change to an existing product: the fields it gives that differ (None when none do)."""
+    wanted = {k: row.fields[k] for k in row.given if k in row.fields and k != "sku"}
+    current = to_public(product)
+    changed = {
+        k: v
+        for k, v in wanted.items()
+        if (current["price"] if k == "price" else current[k]) != (str(v) if k == "price" else v)
+    }
+    if not changed:
+        return None
+    quantity = changed.pop("quantity", None)
+    if quantity is None:
+        return changes.update(product, changed, {"kind": "import"}, **context)
+    # A quantity change from a file is a stock correction: it goes through the ledger. In this format
+    # `quantity` is the product's total, which says nothing of where: only the default place's.
+    levels, _ = await unit.lock_stock(product.id)
+    if any(level.quantity and level.place.id != default.id for level in levels):
+        raise ImportRejected(
+            f"Nothing was imported: row {row.line} changes the quantity of {product.sku}, which is held in "
+            "locations other than the default one. Give its stock per location with the location columns.",
+            [FieldError("quantity", "the product is held in other locations than the default", row=row.line)],
+        )
+    return changes.adjust(
+        product,
+        quantity - product.quantity,
+        "correction",
+        "CSV import",
+        actor=actor,
+        event_reason={"kind": "import"},
+        extra_values=changed,
+        levels=levels,
+        default=default,
+        **context,
+    )
 
 
 def _rewound(stream: BinaryIO) -> BinaryIO:
@@ -277,15 +347,15 @@ async def import_products_csv(
         )
     if valid_rows == 0:
         return report
-    source = wiring().settings.event_source
+    run = _Run(wiring().settings.event_source)
     stream.seek(0)
     async with (uow or wiring().unit_of_work)(by.actor) as unit:
         chunk: list[ImportRow] = []
         for row in read_rows(stream, []):  # pass 2: the same rows; their errors are already reported
             chunk.append(row)
             if len(chunk) >= CHUNK_ROWS:
-                await _apply_chunk(unit, chunk, report, dry_run, source)
+                await _apply_chunk(unit, chunk, report, dry_run, run)
                 chunk = []
         if chunk:
-            await _apply_chunk(unit, chunk, report, dry_run, source)
+            await _apply_chunk(unit, chunk, report, dry_run, run)
     return report

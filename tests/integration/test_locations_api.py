@@ -272,3 +272,24 @@ def test_the_analytics_worker_keeps_stock_value_and_movements_per_location(
 
     row = wait_for(shelf_row, 90, 0.5, "the shelf's stock in the analytics")
     assert (row["stock_value"], row["product_count"], row["movements_24h"]) == ("8.00", 1, 1)
+
+
+def test_the_location_layout_exports_and_imports_back(api, admin_api) -> None:
+    shelf = new_location(admin_api, "Shelf")
+    product = new_product(api, quantity=3)
+    assert receive(api, product, shelf, 2).status_code == 201
+    exported = api.get("/api/products/export", params={"layout": "locations"})
+    assert exported.status_code == 200
+    header, *rows = exported.text.splitlines()
+    assert header == "sku,name,description,category,price,low_stock_threshold,location,location_quantity"
+    mine = [line for line in rows if line.startswith(product["sku"] + ",")]
+    assert sorted(line.rsplit(",", 2)[1:] for line in mine) == sorted([["DEFAULT", "3"], [shelf["code"], "2"]])
+    edited = header + "\n" + "\n".join(line.replace(f",{shelf['code']},2", f",{shelf['code']},7") for line in mine)
+    imported = api.post("/api/products/import", files={"file": ("stock.csv", edited.encode(), "text/csv")})
+    assert imported.status_code == 200, imported.text
+    assert (imported.json()["updated"], imported.json()["unchanged"]) == (1, 1)
+    assert stock_of(api, product) == {"DEFAULT": 3, shelf["code"]: 7}
+    today = "sku,name,price,quantity\n" + f"{product['sku']},Located,2.00,1\n"
+    refused = api.post("/api/products/import", files={"file": ("today.csv", today.encode(), "text/csv")})
+    assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "quantity"
+    assert stock_of(api, product) == {"DEFAULT": 3, shelf["code"]: 7}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Header, Query, Request, Response, UploadFile
 
@@ -94,11 +94,12 @@ _EXPORTS_AT_ONCE = asyncio.Semaphore(2)
 
 
 @router.get("/export")
-async def export_products(request: Request) -> Response:
+async def export_products(request: Request, layout: Literal["products", "locations"] = "products") -> Response:
     current_principal(request)  # any role may export
     # Exports queue among themselves: however many start at once, they hold at most two pooled connections.
     async with _EXPORTS_AT_ONCE:
-        spool = await csv_transfer.export_to_spool()  # connection released when this returns
+        # connection released when this returns
+        spool = await csv_transfer.export_to_spool(by_location=layout == "locations")
     return SpooledFileResponse(
         spool,
         media_type="text/csv; charset=utf-8",
