@@ -85,8 +85,9 @@ format: venv
 seed: venv up migrate
 	$(DEV) $(PY) -m inventory_app.cli seed --products $${PRODUCTS:-200} --demo-admin
 
-bench: venv bun up migrate ## benchmarks on the dev stack (own database, topics, table, bucket); results go to bench/RESULTS.md
+bench: venv bun up migrate ## benchmarks on the dev stack (own database, topics, table, bucket); results go to bench/RESULTS.md and bench/RATIOS.md
 	$(DEV) $(PY) -m bench
+	$(DEV) $(PY) -m bench.ratios
 
 image-env-check: ## the container image's Python env (requirements-runtime.txt) in a clean venv imports the app and workers
 	bash scripts/image-env-check.sh

@@ -13,10 +13,24 @@ STATE = CsvImportState
 
 def export_link() -> rx.Component:
     # A plain anchor to the streaming REST route: the browser downloads the file, nothing passes through state.
-    return rx.button(
-        rx.el.a(rx.icon("download", size=16), "Download CSV", href="/api/products/export", download="products.csv"),
-        as_child=True,
-        variant="soft",
+    return rx.flex(
+        rx.button(
+            rx.el.a(rx.icon("download", size=16), "Download CSV", href="/api/products/export", download="products.csv"),
+            as_child=True,
+            variant="soft",
+        ),
+        # One row per product and location: edit a location's stock and import the file back.
+        rx.button(
+            rx.el.a(
+                "By location",
+                href="/api/products/export?layout=locations",
+                download="stock-by-location.csv",
+                aria_label="Download CSV by location",
+            ),
+            as_child=True,
+            variant="ghost",
+        ),
+        spacing="2",
     )
 
 
