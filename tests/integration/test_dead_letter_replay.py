@@ -126,8 +126,11 @@ def test_notifier_dead_letters_replayed_after_the_fix_leave_one_copy_in_dynamodb
     wait_for(lambda: set(archived_event_ids(settings, stores.bucket)[1]) == healthy, 60, 0.3, "and archived")
     worker.kill()  # the fixed notifier would be redeployed; the replay does not need it running
 
-    rows = listed(env, "notifier")
-    assert {r["event_id"] for r in rows} == broken and all(r["group"] == stores.group for r in rows)
+    # Bounded wait, as above: the tool's first read has come back empty right after the letters were written.
+    rows = wait_for(
+        lambda: (r := listed(env, "notifier")) and {x["event_id"] for x in r} == broken and r, 30, 0.5, "the list"
+    )
+    assert all(r["group"] == stores.group for r in rows)
 
     fixed = tool(env, "replay", "--worker", "notifier")
     assert fixed.returncode == 0, fixed.stderr
