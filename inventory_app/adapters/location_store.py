@@ -119,6 +119,24 @@ async def lock_stock(
     return _levels(product_id, await cursor.fetchall())
 
 
+async def lock_stock_levels(conn: AsyncConnection, product_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[StockLevel]]:
+    """Each product's stock per place (only products holding a level row appear), the places holding them
+    share-locked as `lock_stock` does, in one round trip for many products (the CSV import, per chunk).
+    The caller holds the products' row locks."""
+    cursor = await conn.execute(
+        "SELECT s.product_id, l.id, l.code, l.name, l.active, l.is_default, s.quantity, s.min_quantity,"
+        " s.low_alerted FROM stock_level s JOIN location l ON l.id = s.location_id"
+        " WHERE s.product_id = ANY(%s) ORDER BY l.id FOR SHARE OF l",
+        (product_ids,),
+    )
+    found: dict[uuid.UUID, list[StockLevel]] = {}
+    places: dict[uuid.UUID, Place] = {}
+    for product_id, location_id, code, name, active, is_default, quantity, minimum, alerted in await cursor.fetchall():
+        place = places.setdefault(location_id, Place(location_id, code, name, active, is_default))
+        found.setdefault(product_id, []).append(StockLevel(product_id, place, quantity, minimum, alerted))
+    return found
+
+
 async def stock_of(conn: AsyncConnection, product_id: uuid.UUID) -> tuple[list[StockLevel], dict[uuid.UUID, Place]]:
     """The same, read without locks (the product's stock page)."""
     cursor = await conn.execute(PLACE_AND_LEVEL + " WHERE s.product_id IS NOT NULL", {"product_id": product_id})

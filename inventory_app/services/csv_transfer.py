@@ -15,7 +15,7 @@ from typing import Any, BinaryIO
 from inventory_app.adapters import location_store, product_store
 from inventory_app.bootstrap import wiring
 from inventory_app.domain import changes
-from inventory_app.domain.changes import Change, Place, ProductState
+from inventory_app.domain.changes import Change, Place, ProductState, StockLevel
 from inventory_app.domain.errors import FieldError, ImportRejected, ImportReport, RowError, ValidationFailed
 from inventory_app.domain.identity import Principal, Role
 from inventory_app.domain.model import normalize_sku, validate_product_fields
@@ -207,64 +207,99 @@ class _Run:
     """What one import carries from chunk to chunk."""
 
     source: str
+    located: bool = False  # the location layout (every row of a file has the same layout)
     default: Place | None = None
     stock: csv_locations.Stock | None = None  # the location layout's view of stock per place
-    # Each SKU the import has touched: its latest state, and whether it was stored before the import began.
+    # The location layout's SKUs touched so far (their rows may come back in a later chunk): the latest
+    # state, and whether it was stored before the import began. Today's layout repeats no SKU: not kept.
     latest: dict[str, tuple[ProductState, bool]] = field(default_factory=dict)
+    errors: list[RowError] = field(default_factory=list)  # rows only the database could refuse (pass 2)
 
 
 async def _apply_chunk(
     unit: UnitOfWork, chunk: list[ImportRow], report: ImportReport, dry_run: bool, run: _Run
 ) -> None:
-    new_skus = [row.fields["sku"] for row in chunk if row.fields["sku"] not in run.latest]
-    run.latest.update({p.sku: (p, True) for p in await unit.lock_by_skus(new_skus)})
+    """Stage the chunk's rows in a few round trips: lock its products by SKU, read the stock it needs, then
+    apply each row (a row only the database could refuse is skipped into `run.errors`) and record."""
+    if run.default is None:
+        run.located = chunk[0].location is not None
+    new_skus = list(dict.fromkeys(row.fields["sku"] for row in chunk if row.fields["sku"] not in run.latest))
+    latest = {p.sku: (p, True) for p in await unit.lock_by_skus(new_skus)}
+    if run.located:
+        run.latest.update(latest)
+        latest = run.latest
     if run.default is None:
         _, places = await unit.lock_stock(uuid.uuid4())  # no product: just the default place, share-locked
         run.default = changes.default_place(places)
-        if any(row.location is not None for row in chunk):
-            found = await unit.locations()
-            run.stock = csv_locations.Stock(
-                {loc.code: Place(loc.id, loc.code, loc.name, loc.active, loc.is_default) for loc in found}
-            )
+        if run.located:
+            run.stock = csv_locations.Stock(await unit.locations())
+    if run.stock is not None:
+        touched = [latest[row.fields["sku"]] for row in chunk if row.fields["sku"] in latest]
+        await run.stock.load(unit, (row.location or "" for row in chunk), (p for p, known in touched if known))
+        levels: dict[uuid.UUID, list[StockLevel]] = {}
+    else:
+        # Today's layout: the stock of the products whose total a row changes, in one call.
+        moving = [
+            latest[row.fields["sku"]][0].id
+            for row in chunk
+            if "quantity" in row.given
+            and row.fields["sku"] in latest
+            and row.fields["quantity"] != latest[row.fields["sku"]][0].quantity
+        ]
+        levels = await unit.lock_stock_levels(moving) if moving else {}
     context = {"now": datetime.now(UTC), "source": run.source}
     actor = unit.actor.to_json()
     staged: list[Change] = []
     for row in chunk:
         sku = row.fields["sku"]
-        product, known = run.latest.get(sku, (None, False))
+        product, known = latest.get(sku, (None, False))
+        if run.stock is not None and row.location:
+            refused = run.stock.refusal(row.line, row.location, row.location_quantity, product)
+            if refused is not None:
+                run.errors.append(refused)
+                continue
         if product is None:
             change = changes.create(uuid.uuid4(), row.fields, default=run.default, **context)
             kind = "created"
         else:
-            change = await _updated(unit, row, product, run.default, actor, context)
+            try:
+                change = _updated(row, product, levels.get(product.id, []), run.default, actor, context)
+            except _HeldElsewhere as refused:
+                run.errors.append(refused.error)
+                continue
             kind = "updated" if change else "unchanged"
         if change:
             staged.append(change)
             product = change.after
-        if row.location and run.stock is not None:  # the location layout: this place's stock
-            corrected = await run.stock.correct(
-                unit,
-                product,
-                known,
-                row.line,
-                row.location,
-                row.location_quantity,
-                actor=actor,
-                default=run.default,
-                **context,
+        if run.stock is not None and row.location:  # the location layout: this place's stock
+            corrected = run.stock.correct(
+                product, row.location, row.location_quantity, actor=actor, default=run.default, **context
             )
             if corrected:
                 staged.append(corrected)
                 product = corrected.after
                 kind = "updated" if kind == "unchanged" else kind
-        run.latest[sku] = (product, known)
+        if run.located:
+            run.latest[sku] = (product, known)
         setattr(report, kind, getattr(report, kind) + 1)
     if not dry_run and staged:
         await unit.record(*staged)
 
 
-async def _updated(
-    unit: UnitOfWork, row: ImportRow, product: ProductState, default: Place, actor: dict[str, Any], context: dict
+class _HeldElsewhere(Exception):
+    """A products-layout row that changes the total of a product held outside the default location."""
+
+    def __init__(self, error: RowError) -> None:
+        self.error = error
+
+
+def _updated(
+    row: ImportRow,
+    product: ProductState,
+    levels: list[StockLevel],
+    default: Place,
+    actor: dict[str, Any],
+    context: dict,
 ) -> Change | None:
     """The row's change to an existing product: the fields it gives that differ (None when none do)."""
     wanted = {k: row.fields[k] for k in row.given if k in row.fields and k != "sku"}
@@ -281,12 +316,14 @@ async def _updated(
         return changes.update(product, changed, {"kind": "import"}, **context)
     # A quantity change from a file is a stock correction: it goes through the ledger. In this format
     # `quantity` is the product's total, which says nothing of where: only the default place's.
-    levels, _ = await unit.lock_stock(product.id)
     if any(level.quantity and level.place.id != default.id for level in levels):
-        raise ImportRejected(
-            f"Nothing was imported: row {row.line} changes the quantity of {product.sku}, which is held in "
-            "locations other than the default one. Give its stock per location with the location columns.",
-            [FieldError("quantity", "the product is held in other locations than the default", row=row.line)],
+        raise _HeldElsewhere(
+            RowError(
+                row.line,
+                "quantity",
+                f"{product.sku} is held in locations other than the default one: give its stock per location "
+                "with the location columns (location, location_quantity)",
+            )
         )
     return changes.adjust(
         product,
@@ -300,6 +337,19 @@ async def _updated(
         default=default,
         **context,
     )
+
+
+def _refused(errors: list[RowError], when: str) -> ImportRejected:
+    detail = (
+        f"Nothing was imported: {len(errors)} problem(s) {when}. Fix them and upload it again, "
+        "or import with skip_invalid=true to apply the valid rows only."
+    )
+    if any(e.field == "quantity" and "location columns" in e.message for e in errors):
+        detail += (
+            " A product held in locations other than the default one takes its stock per location: use the "
+            "location columns (export with layout=locations)."
+        )
+    return ImportRejected(detail, [FieldError(e.field, e.message, row=e.row) for e in errors])
 
 
 def _rewound(stream: BinaryIO) -> BinaryIO:
@@ -340,11 +390,7 @@ async def import_products_csv(
         if valid_rows % CHUNK_ROWS == 0:
             await asyncio.sleep(0)
     if report.errors and not skip_invalid:
-        raise ImportRejected(
-            f"Nothing was imported: {len(report.errors)} problem(s) in the file. Fix them and upload it again, "
-            "or import with skip_invalid=true to apply the valid rows only.",
-            [FieldError(e.field, e.message, row=e.row) for e in report.errors],
-        )
+        raise _refused(report.errors, "in the file")
     if valid_rows == 0:
         return report
     run = _Run(wiring().settings.event_source)
@@ -358,4 +404,7 @@ async def import_products_csv(
                 chunk = []
         if chunk:
             await _apply_chunk(unit, chunk, report, dry_run, run)
+        if run.errors and not skip_invalid:  # raised inside the unit: it rolls back, nothing is applied
+            raise _refused(run.errors, "against the current locations and stock")
+    report.errors = sorted([*report.errors, *run.errors], key=lambda e: e.row)
     return report

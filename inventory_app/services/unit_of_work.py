@@ -45,6 +45,10 @@ class UnitOfWork(Protocol):
     async def locations(self) -> list[Location]:
         """Every location (the tree, for paths)."""
 
+    async def lock_stock_levels(self, product_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[StockLevel]]:
+        """The stock per place of products this unit has locked (a product holding nothing is absent), the
+        places holding them kept as `lock_stock` keeps them: one call for many products (the CSV import)."""
+
     async def replay(self, scope: str, key: str, body_hash: str) -> StoredResponse | None:
         """The stored answer to this key (requests with one key queue here), None if it is new."""
 
@@ -94,6 +98,9 @@ class PostgresUnitOfWork:
 
     async def locations(self) -> list[Location]:
         return await location_store.fetch_all(self.conn)
+
+    async def lock_stock_levels(self, product_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[StockLevel]]:
+        return await location_store.lock_stock_levels(self.conn, product_ids)
 
     async def replay(self, scope: str, key: str, body_hash: str) -> StoredResponse | None:
         check_key(key)

@@ -94,6 +94,13 @@ class FakeUnitOfWork:
     async def locations(self) -> list[Location]:
         return list(self.staged.locations.values())
 
+    async def lock_stock_levels(self, product_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[StockLevel]]:
+        found: dict[uuid.UUID, list[StockLevel]] = {}
+        for (pid, lid), level in self.staged.levels.items():
+            if pid in product_ids:
+                found.setdefault(pid, []).append(replace(level, place=self.staged.place(lid)))
+        return found
+
     async def replay(self, scope: str, key: str, body_hash: str) -> StoredResponse | None:
         check_key(key)
         stored = self.staged.keys.get((scope, key))

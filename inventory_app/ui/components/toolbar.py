@@ -57,7 +57,8 @@ def product_toolbar() -> rx.Component:
                 id="location-filter",
                 value=ProductsState.location_id,
                 on_change=ProductsState.set_location,
-                style=styles.native_select,
+                # Options read "CODE — path": a deep tree must not widen the toolbar past the page.
+                style={**styles.native_select, "max_width": "16em", "text_overflow": "ellipsis"},
             ),
             spacing="2",
             align="center",
