@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import dataclasses
 import json
+import logging
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -36,6 +37,8 @@ from backend_workers.consumed import ConsumedEvent, EventHandler, parse
 from backend_workers.retry_policy import RetryPolicy
 from inventory_app.adapters.kafka import topic_partitions
 from inventory_app.settings import Settings, get_settings
+
+log = logging.getLogger("backend_workers.dead_letters")
 
 WORKERS = ("notifier", "analytics")
 OUTAGE_LIMIT_S = 120.0
@@ -99,6 +102,9 @@ async def dead_letter_consumer(settings: Settings, group: str | None) -> AsyncIt
         group_id=group,
         enable_auto_commit=False,
         isolation_level="read_committed",
+        # Not only a default: aiokafka resets a freshly assigned partition with this strategy, and if that reset
+        # is still in flight when a seek_to_beginning() arrives, its answer (with "latest", the end) wins.
+        auto_offset_reset="earliest",
         request_timeout_ms=settings.kafka_request_timeout_ms + 30_000,
     )
     await asyncio.wait_for(consumer.start(), timeout=60)
@@ -119,13 +125,13 @@ async def read_dead_letters(
     if not partitions:
         return
     consumer.assign(partitions)
+    begins = await consumer.beginning_offsets(partitions)
     ends = await consumer.end_offsets(partitions)
+    log.info("reading %s up to %s", topic, {tp.partition: ends[tp] for tp in partitions})
     for tp in partitions:
+        # An explicit seek, never seek_to_beginning(): see auto_offset_reset in dead_letter_consumer().
         offset = await start(tp)
-        if offset is None:
-            await consumer.seek_to_beginning(tp)
-        else:
-            consumer.seek(tp, offset)
+        consumer.seek(tp, begins[tp] if offset is None else max(offset, begins[tp]))
         last_progress = time.monotonic()
         while (position := await consumer.position(tp)) < ends[tp]:
             batch = await consumer.getmany(tp, timeout_ms=1000, max_records=500)
@@ -278,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     replaying.add_argument("--skip-failing", action="store_true", help="pass by dead letters that fail again")
     args = parser.parse_args(argv)
     settings = get_settings()
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, sys.stderr)
     if args.command == "list":
         rows = asyncio.run(list_dead_letters(settings, args.worker))
         if args.json:

@@ -6,7 +6,7 @@ import json
 import logging
 import sys
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TextIO
 
 
 class JsonFormatter(logging.Formatter):
@@ -25,8 +25,9 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
-def configure(level: str = "INFO") -> None:
-    handler = logging.StreamHandler(sys.stdout)
+def configure(level: str = "INFO", stream: TextIO = sys.stdout) -> None:
+    """Workers log to stdout; a command-line tool passes stderr, keeping its stdout for its output."""
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -185,6 +185,19 @@ async def produce(bootstrap: str, topic: str, messages: list[tuple[bytes | None,
         await producer.stop()
 
 
+async def produce_to_partition(
+    bootstrap: str, topic: str, partition: int, messages: list[tuple[bytes | None, bytes, list[tuple[str, bytes]]]]
+) -> None:
+    """(key, value, headers) messages, in order, onto one chosen partition."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    await producer.start()
+    try:
+        for key, value, headers in messages:
+            await producer.send_and_wait(topic, value=value, key=key, partition=partition, headers=headers)
+    finally:
+        await producer.stop()
+
+
 def make_product_events(count: int, products: int = 10) -> list[dict[str, Any]]:
     """A valid stream: each product created, then updated by stock adjustments, as the service would."""
     from inventory_app.domain import events
