@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import auth, http_bench, pipeline_bench, profile, sse_bench
-from bench.harness import LOG_DIR, REPO_ROOT, ensure_database, migrate
+from bench.harness import LOG_DIR, REPO_ROOT, bench_env, ensure_database, migrate
 from devstack.app_process import AppProcess
 from devstack.config import StackConfig
 from inventory_app.adapters.outbox import psycopg_url
@@ -55,26 +55,8 @@ def main() -> int:
     database_url = stack.database_url.rsplit("/", 1)[0] + "/inventory_bench"
     ensure_database(psycopg_url(stack.database_url), "inventory_bench")
     env = {
-        **stack.env_exports(),
-        "DATABASE_URL": database_url,
-        "DATABASE_POOL_SIZE": "20",
-        "KAFKA_TOPIC_PRODUCT_EVENTS": f"bench-{run}.product-events",
-        "KAFKA_TOPIC_NOTIFICATIONS": f"bench-{run}.notifications",
-        "KAFKA_TOPIC_DEAD_LETTERS": f"bench-{run}.dead-letters",
-        "DYNAMODB_EVENTS_TABLE": f"bench-{run}-events",
-        "S3_ARCHIVE_BUCKET": f"bench-{run}-archive",
-        "NOTIFIER_GROUP_ID": f"bench-{run}-notifier",
-        "ANALYTICS_GROUP_ID": f"bench-{run}-analytics",
-        "NOTIFIER_METRICS_PORT": "0",
-        "ANALYTICS_METRICS_PORT": "0",
-        "BENCH_ROUTES_ENABLED": "true",
-        # Thousands of SSE clients share the run's one token.
-        "SSE_MAX_STREAMS_PER_USER": "100000",
-        # Its own Reflex build dir: an export on the bench port under a running `make dev` would point
-        # the dev app's browsers at the bench app (Reflex writes the port into the exported frontend).
-        "REFLEX_WEB_WORKDIR": str(stack.state_dir / "bench-web"),
-        "REFLEX_STATES_WORKDIR": str(stack.state_dir / "bench-states"),
-        "LOG_LEVEL": "WARNING",
+        **bench_env(stack, run, database_url),
+        "SSE_MAX_STREAMS_PER_USER": "100000",  # thousands of SSE clients share the run's one token
     }
     os.environ.update(env)
     migrate(env)

@@ -18,6 +18,30 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 LOG_DIR = StackConfig().logs_dir
 
 
+def bench_env(stack: StackConfig, run: str, database_url: str) -> dict[str, str]:
+    """The app's and workers' environment for one bench run: its own database, topics, table, bucket, groups."""
+    return {
+        **stack.env_exports(),
+        "DATABASE_URL": database_url,
+        "DATABASE_POOL_SIZE": "20",
+        "KAFKA_TOPIC_PRODUCT_EVENTS": f"bench-{run}.product-events",
+        "KAFKA_TOPIC_NOTIFICATIONS": f"bench-{run}.notifications",
+        "KAFKA_TOPIC_DEAD_LETTERS": f"bench-{run}.dead-letters",
+        "DYNAMODB_EVENTS_TABLE": f"bench-{run}-events",
+        "S3_ARCHIVE_BUCKET": f"bench-{run}-archive",
+        "NOTIFIER_GROUP_ID": f"bench-{run}-notifier",
+        "ANALYTICS_GROUP_ID": f"bench-{run}-analytics",
+        "NOTIFIER_METRICS_PORT": "0",
+        "ANALYTICS_METRICS_PORT": "0",
+        "BENCH_ROUTES_ENABLED": "true",
+        # Its own Reflex build dir: an export on the bench port under a running `make dev` would point
+        # the dev app's browsers at the bench app (Reflex writes the port into the exported frontend).
+        "REFLEX_WEB_WORKDIR": str(stack.state_dir / "bench-web"),
+        "REFLEX_STATES_WORKDIR": str(stack.state_dir / "bench-states"),
+        "LOG_LEVEL": "WARNING",
+    }
+
+
 def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 

@@ -45,18 +45,21 @@ def record(pid: int, seconds: int, name: str, note: str) -> Path:
             check=True, capture_output=True, timeout=seconds + 60,
         )  # fmt: skip
         lines = Path(raw.name).read_text().splitlines()
-    total, own, inclusive = 0, collections.Counter(), collections.Counter()
+    total, own, inclusive, threads = 0, collections.Counter(), collections.Counter(), collections.Counter()
     for line in lines:
         stack, _, count = line.rpartition(" ")
         frames = [f for f in stack.split(";") if not f.startswith(("thread (", "process "))]
         if not frames:
             continue
         total += int(count)
+        threads[frames[0]] += int(count)
         own[frames[-1]] += int(count)
         for frame in set(frames):
             inclusive[frame] += int(count)
     out = [f"# {name}: {note}", f"# {total} samples of the GIL holder at 200 Hz over {seconds} s", "", "## own"]
     out += [f"{n / total:6.1%}  {f}" for f, n in own.most_common(25)]
+    out += ["", "## by thread (its outermost frame)"]
+    out += [f"{n / total:6.1%}  {f}" for f, n in threads.most_common(8)]
     out += ["", "## inclusive"]
     out += [f"{n / total:6.1%}  {f}" for f, n in inclusive.most_common(80) if not any(h in f for h in HIDDEN)]
     PROFILES.mkdir(exist_ok=True)

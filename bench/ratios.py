@@ -8,6 +8,10 @@ BENCH_RUNS runs taken alternately (app, ceiling, app, ceiling, …) in one run, 
 Then: transfers beside adjustments (same run), one hot product, the same writes with both workers running,
 and cache hits beside the open constant route on the app with its cache on. Every write run's events are
 counted on the topic: none lost, none doubled. Results: bench/RATIOS.md.
+
+BENCH_ONLY=<part of a name> measures only the matching ratios and prints them (RATIOS.md is left alone).
+BENCH_PROFILE=1 instead records a py-spy profile of the app under each uncached load
+(bench/profiles/ratios-*.txt) and measures nothing.
 """
 
 from __future__ import annotations
@@ -19,13 +23,15 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import httpx
 import psycopg
 
-from bench import auth
-from bench.harness import LOG_DIR, REPO_ROOT, ensure_database, migrate, wrk
+from bench import auth, profile
+from bench.harness import LOG_DIR, REPO_ROOT, bench_env, ensure_database, migrate, wrk
 from bench.http_bench import import_rows
 from devstack.app_process import AppProcess
 from devstack.config import StackConfig
@@ -35,6 +41,8 @@ RESULTS = REPO_ROOT / "bench" / "RATIOS.md"
 LUA = REPO_ROOT / "bench" / "lua"
 PORT = int(os.environ.get("BENCH_APP_PORT", "3300"))
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
+PROFILE = os.environ.get("BENCH_PROFILE", "") not in ("", "0", "false")
+ONLY = os.environ.get("BENCH_ONLY", "")  # a part of the name of the ratios to measure; the rest is skipped
 DURATION_S = int(os.environ.get("BENCH_DURATION_S", "8"))
 WORKERS = os.environ.get("GRANIAN_WORKERS", "2")
 PRODUCTS = 4_500
@@ -48,25 +56,7 @@ def main() -> int:
     run = uuid.uuid4().hex[:8]
     database_url = stack.database_url.rsplit("/", 1)[0] + "/inventory_bench"
     ensure_database(psycopg_url(stack.database_url), "inventory_bench")
-    env = {
-        **stack.env_exports(),
-        "DATABASE_URL": database_url,
-        "DATABASE_POOL_SIZE": "20",
-        "GRANIAN_WORKERS": WORKERS,
-        "KAFKA_TOPIC_PRODUCT_EVENTS": f"bench-{run}.product-events",
-        "KAFKA_TOPIC_NOTIFICATIONS": f"bench-{run}.notifications",
-        "KAFKA_TOPIC_DEAD_LETTERS": f"bench-{run}.dead-letters",
-        "DYNAMODB_EVENTS_TABLE": f"bench-{run}-events",
-        "S3_ARCHIVE_BUCKET": f"bench-{run}-archive",
-        "NOTIFIER_GROUP_ID": f"bench-{run}-notifier",
-        "ANALYTICS_GROUP_ID": f"bench-{run}-analytics",
-        "NOTIFIER_METRICS_PORT": "0",
-        "ANALYTICS_METRICS_PORT": "0",
-        "BENCH_ROUTES_ENABLED": "true",
-        "REFLEX_WEB_WORKDIR": str(stack.state_dir / "bench-web"),
-        "REFLEX_STATES_WORKDIR": str(stack.state_dir / "bench-states"),
-        "LOG_LEVEL": "WARNING",
-    }
+    env = {**bench_env(stack, run, database_url), "GRANIAN_WORKERS": WORKERS}
     os.environ.update(env)
     migrate(env)
     token = auth.new_token(run)
@@ -105,7 +95,16 @@ def main() -> int:
                 ),
             ),
         }
+        if ONLY:
+            pairs = {name: runs for name, runs in pairs.items() if ONLY in name}
+        if PROFILE:
+            profile_app(app, {name: runs[0] for name, runs in pairs.items()})
+            return 0
         r["pairs"] = {name: alternate(*runs) for name, runs in pairs.items()}
+        if ONLY:
+            for name, p in r["pairs"].items():
+                print(f"{name}: app {p['a']} ceiling {p['b']} ratio {p['ratio']:.2f}", flush=True)
+            return 0
         a, b = places
         to_b = f'{{"from_location_id":"{a}","to_location_id":"{b}","quantity":1}}'
         to_a = f'{{"from_location_id":"{b}","to_location_id":"{a}","quantity":1}}'
@@ -212,6 +211,19 @@ def start_ceiling(dsn: str, port: int) -> subprocess.Popen:
         except httpx.HTTPError:
             time.sleep(0.5)
     raise SystemExit("the ceiling app did not start (see its log)")
+
+
+def profile_app(app: AppProcess, loads: dict[str, Callable[[], object]]) -> None:
+    """BENCH_PROFILE=1: a py-spy profile of the busiest server worker under each uncached load, nothing measured."""
+    assert app.process is not None
+    for number, (name, load) in enumerate(loads.items(), 1):
+        print(f"profiling {name}...", flush=True)
+        with ThreadPoolExecutor(max_workers=1) as executor:
+            running = executor.submit(load)  # DURATION_S of load: profile its middle
+            time.sleep(2)
+            pid = profile.busiest_worker(app.process.pid)
+            profile.record(pid, max(2, DURATION_S - 4), f"ratios-{number}", f"bench.ratios, {name}, {WORKERS} workers")
+            running.result()
 
 
 def lua(url: str, headers: dict[str, str], script: str, *args: str):
