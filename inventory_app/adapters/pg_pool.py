@@ -7,6 +7,8 @@ sized by DATABASE_POOL_SIZE and holding two connections at rest.
 from __future__ import annotations
 
 import asyncio
+import time
+import weakref
 from collections.abc import Awaitable
 from typing import TypeVar
 
@@ -23,11 +25,26 @@ T = TypeVar("T")
 # How long a request waits for a connection before answering 503. Queueing for a free connection under
 # load takes milliseconds; waiting longer only makes a client of a stopped database hang.
 CHECKOUT_TIMEOUT_S = 3.0
+# Checking a connection at checkout costs a round trip, as much as a primary-key read. A connection that came
+# back working moments ago is handed out as it is; one idle longer (long enough to span a server restart) is
+# checked first. One broken in between fails its request with a 503 and the pool replaces it on return.
+CHECK_IDLE_AFTER_S = 1.0
+_returned_at: weakref.WeakKeyDictionary[AsyncConnection, float] = weakref.WeakKeyDictionary()
 _pools: dict[asyncio.AbstractEventLoop, AsyncConnectionPool] = {}
 
 
 async def _configure(connection: AsyncConnection) -> None:
     set_json_dumps(orjson.dumps, context=connection)
+    _returned_at[connection] = time.monotonic()  # just connected: working
+
+
+async def _returned(connection: AsyncConnection) -> None:
+    _returned_at[connection] = time.monotonic()
+
+
+async def _check_if_idle(connection: AsyncConnection) -> None:
+    if time.monotonic() - _returned_at.get(connection, 0.0) >= CHECK_IDLE_AFTER_S:
+        await AsyncConnectionPool.check_connection(connection)
 
 
 def make_pool(settings: Settings, url: str | None = None) -> AsyncConnectionPool:
@@ -44,7 +61,8 @@ def make_pool(settings: Settings, url: str | None = None) -> AsyncConnectionPool
         open=False,
         configure=_configure,
         # A connection broken by a server restart is found and replaced at checkout, not handed to a request.
-        check=AsyncConnectionPool.check_connection,
+        check=_check_if_idle,
+        reset=_returned,
         timeout=CHECKOUT_TIMEOUT_S,
         reconnect_timeout=60,
         name="inventory",
