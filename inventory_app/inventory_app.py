@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+
 import reflex as rx
 
 from inventory_app.api.app import create_api
+from inventory_app.asgi import mount_ui
 from inventory_app.lifespan import (
     check_database_migrated,
     configure_logging,
@@ -31,7 +34,8 @@ from inventory_app.ui.states.product_detail import ProductDetailState
 from inventory_app.ui.states.products import ProductsState
 
 configure_logging()
-app = rx.App(api_transformer=create_api())
+api = create_api()  # the REST API; inventory_app/asgi.py serves most of its requests directly
+app = rx.App(api_transformer=functools.partial(mount_ui, api))
 app.register_lifespan_task(check_database_migrated)
 app.register_lifespan_task(database_pool)
 app.register_lifespan_task(outbox_relay)

@@ -11,7 +11,8 @@ Every open SSE stream is a request in flight, and granian lets each worker run a
 requests at once (default: backlog 1024 / workers). Past it, new requests wait — the streams' and every
 API request's alike — so 512 browsers on a 2-worker app would stall the API. Reflex builds granian's
 server itself without exposing those settings, so this wrapper raises them before handing over to
-Reflex's own CLI; everything else is exactly `reflex run`.
+Reflex's own CLI. It also points granian at `inventory_app/asgi.py`, which hands most `/api` requests to the
+API app directly instead of through Reflex's outer layer; everything else is exactly `reflex run`.
 """
 
 from __future__ import annotations
@@ -40,6 +41,12 @@ class _Server(granian.server.Server):  # type: ignore[misc,valid-type]
         settings = get_settings()
         kwargs.setdefault("backlog", settings.server_backlog)
         kwargs.setdefault("backpressure", settings.server_max_concurrent_requests)
+        from reflex.utils.exec import get_app_instance
+
+        if kwargs.get("target") == get_app_instance():  # the Reflex app: serve it with the API's fast lane
+            from inventory_app.asgi import TARGET
+
+            kwargs["target"] = TARGET
         super().__init__(*args, **kwargs)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
-from fastapi.routing import iter_route_contexts
 
 from inventory_app.api.auth_gate import UPLOAD, AuthGate
 from inventory_app.api.body_limit import BodyLimitMiddleware
@@ -32,23 +31,17 @@ def create_api() -> FastAPI:
     # The served contract is openapi/openapi.yaml (hand-written), so FastAPI's generated one is off.
     api = FastAPI(title="Inventory API", openapi_url=None, docs_url=None, redoc_url=None)
     install_error_handlers(api)
-    api.include_router(health.router)
-    api.include_router(docs.router)
-    api.include_router(products.router)
-    api.include_router(stock.router)
-    api.include_router(locations.router)
-    api.include_router(events.router)
-    api.include_router(analytics.router)
-    api.include_router(notifications.router)
-    api.include_router(metrics.router)
-    api.include_router(auth.router)
-    api.include_router(tokens.router)
-    api.include_router(users.router)
+    routers = [health, docs, products, stock, locations, events, analytics, notifications, metrics, auth, tokens, users]
     if get_settings().bench_routes_enabled:
-        api.include_router(bench.router)
+        routers.append(bench)
+    for module in routers:
+        # The routers' routes go straight into the app's route list (their paths already carry the prefix),
+        # not through include_router(): FastAPI's included-router nodes are matched lazily, route by route,
+        # which cost a noticeable share of every request's CPU (bench/NOTES.md, #14). Nothing here relies
+        # on what include_router() adds (include-time prefixes, dependencies or callbacks).
+        api.router.routes.extend(module.router.routes)
     # The API's own routes, taken before Reflex mounts its frontend at "".
-    own_routes = [context.original_route for context in iter_route_contexts(api.router.routes)]
-    api.add_middleware(ApiFallbackMiddleware, routes=own_routes)
+    api.add_middleware(ApiFallbackMiddleware, routes=list(api.router.routes))
     api.add_middleware(CachedReadsMiddleware)
     # Both import entry points, counted before any multipart parser spools the body (after the gate:
     # an anonymous upload is refused before a byte of it is read).
