@@ -69,6 +69,7 @@ def main() -> int:
         app.start()
         ids, places = seed(app.url, headers, run)
         copy_to_ceiling(dsn)
+        settle(dsn)
         ceiling = start_ceiling(dsn, PORT + 2)
         c_url = f"http://127.0.0.1:{PORT + 2}"
         ids_arg = ",".join(ids)
@@ -192,6 +193,20 @@ def copy_to_ceiling(dsn: str) -> None:
             conn.execute(f"CREATE TABLE ceiling.{table} (LIKE public.{table} INCLUDING ALL)")
             conn.execute(f"INSERT INTO ceiling.{table} SELECT * FROM public.{table}")
         conn.execute("ANALYZE")
+
+
+def settle(dsn: str) -> None:
+    """Before measuring: the relay has published the seed's events (else the app's first runs share its
+    workers with that backlog), and both sides' tables are vacuumed (else autovacuum picks a run to start in)."""
+    deadline = time.monotonic() + 180
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        while conn.execute("SELECT count(*) FROM outbox WHERE published_at IS NULL").fetchone()[0]:
+            if time.monotonic() > deadline:
+                raise SystemExit("the relay did not publish the seed's events within 180 s")
+            time.sleep(0.5)
+        for schema in ("public", "ceiling"):
+            for table in TABLES:
+                conn.execute(f"VACUUM (ANALYZE) {schema}.{table}")
 
 
 def start_ceiling(dsn: str, port: int) -> subprocess.Popen:

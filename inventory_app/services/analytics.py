@@ -8,7 +8,7 @@ from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
 
-from inventory_app.adapters.pg_pool import get_pool
+from inventory_app.bootstrap import wiring
 from inventory_app.domain.events import rfc3339
 
 LOW_STOCK_LIST_LIMIT = 50
@@ -30,7 +30,7 @@ ORDER BY l.code
 
 
 async def summary(*, pool: AsyncConnectionPool | None = None) -> dict[str, Any]:
-    async with (pool or await get_pool()).connection() as conn:
+    async with (pool or await wiring().pool()).connection() as conn:
 
         async def rows(sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
             return await (await conn.execute(sql, params)).fetchall()

@@ -26,7 +26,6 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
-from inventory_app.adapters.pg_pool import get_pool
 from inventory_app.domain import events
 from inventory_app.domain.errors import (
     DuplicateEmail,
@@ -182,7 +181,9 @@ def _page(limit: int, offset: int) -> None:
 
 
 async def _pool(pool: AsyncConnectionPool | None) -> AsyncConnectionPool:
-    return pool or await get_pool()
+    from inventory_app.bootstrap import wiring  # bootstrap imports this module
+
+    return pool or await wiring().pool()
 
 
 async def record_security_event(

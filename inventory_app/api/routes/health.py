@@ -11,8 +11,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from inventory_app.adapters import aws, kafka
-from inventory_app.adapters.pg_pool import get_pool
 from inventory_app.api.auth_gate import principal_of
+from inventory_app.bootstrap import wiring
 from inventory_app.settings import get_settings
 
 router = APIRouter(prefix="/api", tags=["health"])
@@ -24,7 +24,7 @@ async def health() -> dict[str, str]:
 
 
 async def _postgres_and_outbox() -> dict[str, Any]:
-    async with (await get_pool()).connection() as connection:
+    async with (await wiring().pool()).connection() as connection:
         cursor = await connection.execute(
             "SELECT count(*), extract(epoch FROM now() - min(created_at)) FROM outbox WHERE published_at IS NULL"
         )

@@ -6,13 +6,13 @@ from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from inventory_app import metrics
-from inventory_app.adapters.pg_pool import get_pool
+from inventory_app.bootstrap import wiring
 
 router = APIRouter(tags=["metrics"])
 
 
 async def _refresh_outbox_gauges() -> None:
-    async with (await get_pool()).connection() as connection:
+    async with (await wiring().pool()).connection() as connection:
         cursor = await connection.execute(
             "SELECT count(*), extract(epoch FROM now() - min(created_at)) FROM outbox WHERE published_at IS NULL"
         )
