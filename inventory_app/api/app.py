@@ -8,7 +8,7 @@ from inventory_app.api.auth_gate import UPLOAD, AuthGate
 from inventory_app.api.body_limit import BodyLimitMiddleware
 from inventory_app.api.cached_reads import CachedReadsMiddleware
 from inventory_app.api.errors import install_error_handlers
-from inventory_app.api.fallback import ApiFallbackMiddleware
+from inventory_app.api.fallback import catch_all_routes
 from inventory_app.api.routes import (
     analytics,
     auth,
@@ -40,8 +40,8 @@ def create_api() -> FastAPI:
         # which cost a noticeable share of every request's CPU (bench/NOTES.md, #14). Nothing here relies
         # on what include_router() adds (include-time prefixes, dependencies or callbacks).
         api.router.routes.extend(module.router.routes)
-    # The API's own routes, taken before Reflex mounts its frontend at "".
-    api.add_middleware(ApiFallbackMiddleware, routes=list(api.router.routes))
+    # Last of the API's own routes, before Reflex mounts its frontend at "": 404/405 problems for /api.
+    api.router.routes.extend(catch_all_routes(list(api.router.routes)))
     api.add_middleware(CachedReadsMiddleware)
     # Both import entry points, counted before any multipart parser spools the body (after the gate:
     # an anonymous upload is refused before a byte of it is read).

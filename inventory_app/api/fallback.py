@@ -1,46 +1,44 @@
 """Unknown `/api/...` paths and wrong methods get problem+json, not the UI's HTML 404 page.
 
-Reflex mounts its frontend at "" inside the API app, so without this a request the API does not
-route falls through to the UI. The check runs before routing and leaves every known route alone.
+Reflex mounts its frontend at "" inside the API app, after the API's own routes, so without this a request
+the API does not route would fall through to the UI. These catch-all routes come last among the API's own
+(before that mount): a request reaches them only when no API route fully matched it, so the known routes are
+matched once per request, by the router, instead of once more in a middleware in front of it (that second
+pass showed in the #14 profiles). Then they tell a wrong method (405 with `Allow`) from an unknown path (404).
 """
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute, Match
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Match, Route
 
 from inventory_app.api.errors import problem
 
 API_PREFIX = "/api"
+CATCH_ALL_PATHS = (API_PREFIX, API_PREFIX + "/{rest:path}")
+METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
-class ApiFallbackMiddleware:
-    def __init__(self, app: ASGIApp, routes: list[BaseRoute]) -> None:
-        self.app = app
-        self.routes = routes
+def catch_all_routes(routes: list[BaseRoute]) -> list[Route]:
+    """Routes for every `/api` path and method, answering for what `routes` (the API's own) do not take."""
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "")
-        if scope["type"] != "http" or not (path == API_PREFIX or path.startswith(API_PREFIX + "/")):
-            await self.app(scope, receive, send)
-            return
+    async def not_routed(request: Request) -> Response:
+        path = request.scope["path"]
         allowed: set[str] = set()
-        for route in self.routes:
-            match, _ = route.matches(scope)
-            if match == Match.FULL:
-                await self.app(scope, receive, send)
-                return
-            if match == Match.PARTIAL:
+        for route in routes:
+            match, _ = route.matches(request.scope)
+            if match == Match.PARTIAL:  # the path is known, the method is not
                 allowed |= set(getattr(route, "methods", None) or ())
         if allowed:
-            response = problem(
+            return problem(
                 405,
                 "http-error",
                 "Method not allowed",
-                f"{scope['method']} is not allowed on {path}.",
+                f"{request.method} is not allowed on {path}.",
                 instance=path,
                 headers={"Allow": ", ".join(sorted(allowed))},
             )
-        else:
-            response = problem(404, "http-error", "Not found", f"No API route {path}.", instance=path)
-        await response(scope, receive, send)
+        return problem(404, "http-error", "Not found", f"No API route {path}.", instance=path)
+
+    return [Route(path, not_routed, methods=METHODS, include_in_schema=False) for path in CATCH_ALL_PATHS]
