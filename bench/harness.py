@@ -93,10 +93,13 @@ def wrk(
     )
 
 
-def ensure_database(admin_url: str, name: str) -> None:
+def ensure_database(admin_url: str, name: str, *, fresh: bool = False) -> None:
+    """The bench's own database; `fresh` drops what an earlier run left (its rows change the figures)."""
     import psycopg
 
     with psycopg.connect(admin_url, autocommit=True) as connection:
+        if fresh:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
         if not exists:
             connection.execute(f'CREATE DATABASE "{name}"')

@@ -5,7 +5,7 @@ moves by ±10 %. This calls the two ASGI apps directly instead (no server, no lo
 the served app builds it (`api/app.py`, without Reflex's outer layer, which `asgi.py` skips for these
 requests) and `bench/ceiling_app.py`, 16 requests at a time over the bench's first 200 products, and reports
 the process's CPU time per request (`time.process_time`), median of BENCH_ROUNDS alternating rounds. It needs
-the bench database `bench.ratios` left behind (products and the `ceiling` schema): run that once first.
+the database the last `bench.ratios` left behind (products and the `ceiling` schema): run that once first.
 
 Use it to see what a change to the request path buys before an HTTP run confirms it; bench/NOTES.md has
 the figures. PostgreSQL's own CPU is not in it: compare the two sides, not the absolute numbers.
@@ -37,7 +37,7 @@ def configure() -> str:
     from inventory_app.adapters.outbox import psycopg_url
 
     stack = StackConfig()
-    database_url = stack.database_url.rsplit("/", 1)[0] + "/inventory_bench"
+    database_url = stack.database_url.rsplit("/", 1)[0] + "/inventory_ratios"
     os.environ.update(stack.env_exports())
     os.environ.update(
         {
