@@ -12,6 +12,7 @@ import httpx
 from inventory_app.domain import events
 from schemas.registry import validate_event
 from tests.integration.helpers import assert_matches_contract, outbox_events, unique_sku
+from tests.integration.test_locations_api import new_product
 from tests.support import wait_for_messages
 
 LAYOUT = "sku,name,description,category,price,low_stock_threshold,location,location_quantity"
@@ -19,13 +20,6 @@ LAYOUT = "sku,name,description,category,price,low_stock_threshold,location,locat
 
 def new_location(admin_api: httpx.Client, name: str) -> dict:
     response = admin_api.post("/api/locations", json={"code": f"C{uuid.uuid4().hex[:8]}".upper(), "name": name})
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
-def new_product(api: httpx.Client, quantity: int) -> dict:
-    payload = {"sku": unique_sku("CSVLOC"), "name": "Located", "price": "2.00", "quantity": quantity}
-    response = api.post("/api/products", json=payload)
     assert response.status_code == 201, response.text
     return response.json()
 
