@@ -38,7 +38,7 @@ async def _configure(connection: AsyncConnection) -> None:
     _returned_at[connection] = time.monotonic()  # just connected: working
 
 
-async def _returned(connection: AsyncConnection) -> None:
+def _returned(connection: AsyncConnection) -> None:
     _returned_at[connection] = time.monotonic()
 
 
@@ -47,8 +47,21 @@ async def _check_if_idle(connection: AsyncConnection) -> None:
         await AsyncConnectionPool.check_connection(connection)
 
 
+class InventoryPool(AsyncConnectionPool):
+    """Notes when each connection came back, for `_check_if_idle`.
+
+    In `putconn`, not with the pool's `reset` callback: with a `reset` callback every return goes through
+    a queued maintenance task (a pool worker returns it later), which cost CPU per request and kept
+    returned connections from the next request for a turn of the event loop.
+    """
+
+    async def putconn(self, conn: AsyncConnection) -> None:
+        _returned(conn)
+        await super().putconn(conn)
+
+
 def make_pool(settings: Settings, url: str | None = None) -> AsyncConnectionPool:
-    return AsyncConnectionPool(
+    return InventoryPool(
         psycopg_url(url or settings.database_url),
         kwargs={
             "connect_timeout": 5,
@@ -62,7 +75,6 @@ def make_pool(settings: Settings, url: str | None = None) -> AsyncConnectionPool
         configure=_configure,
         # A connection broken by a server restart is found and replaced at checkout, not handed to a request.
         check=_check_if_idle,
-        reset=_returned,
         timeout=CHECKOUT_TIMEOUT_S,
         reconnect_timeout=60,
         name="inventory",
