@@ -113,7 +113,7 @@ async def create_product(
             default=changes.default_place(places),
         )
         await unit.record(change)
-        body = to_public(change.after)
+        body = change.view_after()
         if idempotency_key is not None:
             await unit.remember(scope, idempotency_key, body_hash, 201, body)
     return Result(201, body)
@@ -214,7 +214,7 @@ async def update_product(
             product, fields, {"kind": "edit"}, now=datetime.now(UTC), source=wiring().settings.event_source
         )
         await unit.record(change)  # an edit that changes nothing records nothing
-        return to_public(change.after)
+        return change.view_after()
 
 
 # -- delete -----------------------------------------------------------------------------------------

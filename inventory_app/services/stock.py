@@ -23,7 +23,7 @@ from inventory_app.domain.locations import Location
 from inventory_app.domain.model import MAX_QUANTITY, has_nul, parse_uuid, validate_adjustment
 from inventory_app.domain.views import AdjustmentResult, ProductStock, StockLevelView, TransferResult
 from inventory_app.services import idempotency
-from inventory_app.services.products import Result, movement_to_public, parse_product_id, to_public
+from inventory_app.services.products import Result, movement_to_public, parse_product_id
 from inventory_app.services.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 
@@ -65,7 +65,7 @@ async def adjust_stock(
             place=_named(places, request.location_id, "location_id"),
         )
         await unit.record(change)
-        body: AdjustmentResult = {"movement": movement_to_public(change.movement), "product": to_public(change.after)}
+        body: AdjustmentResult = {"movement": movement_to_public(change.movement), "product": change.view_after()}
         if idempotency_key is not None:
             await unit.remember(scope, idempotency_key, body_hash, 201, body)
     return Result(201, body)

@@ -127,3 +127,18 @@ def test_delete_emits_the_last_snapshot() -> None:
     assert change.after is None
     [event] = change.events
     assert event["type"] == events.PRODUCT_DELETED and event["data"]["product"]["version"] == 4
+
+
+def test_the_view_a_change_carries_is_the_product_after_it_as_the_api_shows_it() -> None:
+    """Services answer with `Change.view_after()`, the events' snapshot, instead of building the view again:
+    it must be exactly `public(after)` for every command that changes the product."""
+    product = new_product(quantity=6)
+    edited = changes.update(product, {"name": "Gadget", "price": Decimal("3")}, {"kind": "edit"}, now=T1, source=SOURCE)
+    adjusted = adjust(product, -2, "sold", None, now=T1, source=SOURCE, actor=ACTOR)  # crosses into low stock
+    created = changes.create(uuid.uuid4(), {**vars(product)}, now=T0, source=SOURCE)
+    for change in (edited, adjusted, created):
+        assert change.view_after() == changes.public(change.after)
+        assert list(change.view_after()) == list(changes.public(change.after))  # the same field order
+        assert change.events[0]["data"]["product"] == changes.public(change.after)
+    unchanged = changes.update(product, {"name": "Widget"}, {"kind": "edit"}, now=T1, source=SOURCE)
+    assert unchanged.view_after() == changes.public(product)
