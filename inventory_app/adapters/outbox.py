@@ -342,22 +342,20 @@ class OutboxRelay:
             # The relay-state record first: queued before the batch, its partition joins the transaction in the
             # same AddPartitionsToTxn request as the batch's (after them it cost a round trip of its own).
             state = orjson.dumps({"outbox_ids": [r.id for r in rows], "topic": self.topic})
-            futures[0] = await asyncio.wait_for(
-                self.producer.send(self.state_topic, value=state, key=RELAY_STATE_KEY), timeout=SEND_TIMEOUT_S
-            )
-            for row in rows:
-                try:
-                    futures[row.id] = await asyncio.wait_for(
-                        self.producer.send(
+            # One bound for queuing the whole batch (a send waits only while the producer's buffer is full),
+            # not a wait_for per record: on Python 3.11 each wait_for made a task of its send.
+            async with asyncio.timeout(SEND_TIMEOUT_S):
+                futures[0] = await self.producer.send(self.state_topic, value=state, key=RELAY_STATE_KEY)
+                for row in rows:
+                    try:
+                        futures[row.id] = await self.producer.send(
                             self.topic,
                             value=orjson.dumps(row.payload),
                             key=row.aggregate_id.encode(),
                             headers=kafka_headers(row.payload, row.actor),
-                        ),
-                        timeout=SEND_TIMEOUT_S,
-                    )
-                except RECORD_REFUSALS as error:  # refused before it left (e.g. larger than the broker takes)
-                    refused[row.id] = error
+                        )
+                    except RECORD_REFUSALS as error:  # refused before it left (e.g. larger than the broker takes)
+                        refused[row.id] = error
             if refused:
                 raise BatchRefused(refused)
             results = await asyncio.wait_for(
