@@ -43,6 +43,9 @@ PORT = int(os.environ.get("BENCH_APP_PORT", "3300"))
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 PROFILE = os.environ.get("BENCH_PROFILE", "") not in ("", "0", "false")
 ONLY = os.environ.get("BENCH_ONLY", "")  # a part of the name of the ratios to measure; the rest is skipped
+# BENCH_RELAY=process: the relay as its own process (`python -m inventory_app.relay`) instead of in the server
+# workers; it still publishes, on the same two cores.
+RELAY_PROCESS = os.environ.get("BENCH_RELAY", "") == "process"
 DURATION_S = int(os.environ.get("BENCH_DURATION_S", "8"))
 WORKERS = os.environ.get("GRANIAN_WORKERS", "2")
 PRODUCTS = 4_500
@@ -65,10 +68,16 @@ def main() -> int:
     headers = token.headers
     dsn = psycopg_url(database_url)
     r: dict = {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "load_at_start": os.getloadavg()[0]}
-    app = AppProcess(PORT, LOG_DIR / f"bench-ratios-app-{PORT}.log", {**env, "READ_CACHE_ENABLED": "false"})
+    app_env = {**env, "READ_CACHE_ENABLED": "false"}
+    relay = None
+    if RELAY_PROCESS:
+        app_env["OUTBOX_RELAY_ENABLED"] = "false"
+    app = AppProcess(PORT, LOG_DIR / f"bench-ratios-app-{PORT}.log", app_env)
     ceiling = None
     try:
         app.start()
+        if RELAY_PROCESS:
+            relay = worker("inventory_app.relay", env, run)
         ids, places = seed(app.url, headers, run)
         copy_to_ceiling(dsn)
         settle(dsn)
@@ -151,9 +160,10 @@ def main() -> int:
         finally:
             cached.stop()
     finally:
-        if ceiling is not None:
-            ceiling.terminate()
-            ceiling.wait(timeout=30)
+        for process in (ceiling, relay):
+            if process is not None:
+                process.terminate()
+                process.wait(timeout=30)
         app.stop()
         auth.revoke(token)
     r["load_at_end"] = os.getloadavg()[0]
