@@ -11,7 +11,8 @@ counted on the topic: none lost, none doubled. Results: bench/RATIOS.md.
 
 BENCH_ONLY=<part of a name> measures only the matching ratios and prints them (RATIOS.md is left alone).
 BENCH_PROFILE=1 instead records a py-spy profile of the app under each uncached load
-(bench/profiles/ratios-*.txt) and measures nothing.
+(bench/profiles/ratios-*.txt) and measures nothing. BENCH_RELAY=process runs the relay as its own process
+beside the app instead of inside its server workers (a diagnostic: bench/NOTES.md, third pass).
 """
 
 from __future__ import annotations
