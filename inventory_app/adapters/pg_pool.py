@@ -35,10 +35,11 @@ _pools: dict[asyncio.AbstractEventLoop, AsyncConnectionPool] = {}
 
 async def _configure(connection: AsyncConnection) -> None:
     set_json_dumps(orjson.dumps, context=connection)
-    _returned_at[connection] = time.monotonic()  # just connected: working
+    _returned(connection)  # just connected: working
 
 
 def _returned(connection: AsyncConnection) -> None:
+    """Note that the connection was working just now (handed back, or just connected)."""
     _returned_at[connection] = time.monotonic()
 
 
