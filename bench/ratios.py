@@ -13,7 +13,7 @@ BENCH_ONLY=<part of a name> measures only the matching ratios and prints them (R
 BENCH_PROFILE=1 instead records a py-spy profile of the app under each uncached load
 (bench/profiles/ratios-*.txt) and measures nothing. BENCH_RELAY=process runs the relay as its own process
 beside the app instead of inside its server workers, and BENCH_CEILING=tables gives the ceiling's copies the
-tables' foreign keys and triggers (diagnostics: bench/NOTES.md, third pass).
+tables' foreign keys (diagnostics: bench/NOTES.md, third and fourth passes).
 """
 
 from __future__ import annotations
@@ -207,38 +207,18 @@ def copy_to_ceiling(dsn: str) -> None:
             conn.execute(f"CREATE TABLE ceiling.{table} (LIKE public.{table} INCLUDING ALL)")
             conn.execute(f"INSERT INTO ceiling.{table} SELECT * FROM public.{table}")
         if CEILING_TABLES:
-            conn.execute(CEILING_CONSTRAINTS_AND_TRIGGERS)
+            conn.execute(CEILING_CONSTRAINTS)
         conn.execute("ANALYZE")
 
 
 # BENCH_CEILING=tables (a diagnostic): the ceiling's copies also get what `LIKE … INCLUDING ALL` leaves out, the
-# tables' foreign keys and their change triggers (NOTIFY on channels nobody listens to, so the app's feeds stay
-# quiet), to see how much of the write's gap is the schema's work rather than the app's.
+# tables' foreign keys, to see how much of the write's gap is the schema's work rather than the app's. (The change
+# triggers are not copied: since migration 0010 they stay quiet for the app's sessions, bench/NOTES.md.)
 CEILING_TABLES = os.environ.get("BENCH_CEILING", "") == "tables"
-CEILING_CONSTRAINTS_AND_TRIGGERS = """
+CEILING_CONSTRAINTS = """
 ALTER TABLE ceiling.stock_level ADD FOREIGN KEY (product_id) REFERENCES ceiling.product (id) ON DELETE CASCADE,
     ADD FOREIGN KEY (location_id) REFERENCES ceiling.location (id) ON DELETE RESTRICT;
 ALTER TABLE ceiling.stock_movement ADD FOREIGN KEY (location_id) REFERENCES ceiling.location (id) ON DELETE RESTRICT;
-CREATE FUNCTION ceiling.changes_notify() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM pg_notify('ceiling_product_changes', COALESCE(NEW.id, OLD.id)::text);
-    RETURN NULL;
-END $$;
-CREATE FUNCTION ceiling.level_changes_notify() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM pg_notify('ceiling_product_changes', COALESCE(NEW.product_id, OLD.product_id)::text);
-    RETURN NULL;
-END $$;
-CREATE FUNCTION ceiling.outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM pg_notify('ceiling_outbox', '');
-    RETURN NULL;
-END $$;
-CREATE TRIGGER after_change AFTER INSERT OR UPDATE OR DELETE ON ceiling.product
-    FOR EACH ROW EXECUTE FUNCTION ceiling.changes_notify();
-CREATE TRIGGER after_change AFTER INSERT OR UPDATE OR DELETE ON ceiling.stock_level
-    FOR EACH ROW EXECUTE FUNCTION ceiling.level_changes_notify();
-CREATE TRIGGER after_insert AFTER INSERT ON ceiling.outbox FOR EACH STATEMENT EXECUTE FUNCTION ceiling.outbox_notify();
 """
 
 

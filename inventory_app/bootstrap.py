@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from psycopg_pool import AsyncConnectionPool
 
+from inventory_app.adapters.commit_notices import CommitNotices
 from inventory_app.adapters.notification_hub import NotificationHub
 from inventory_app.adapters.pg_pool import get_pool
 from inventory_app.services import identity
@@ -33,6 +34,8 @@ class Wiring:
     read_cache: ReadCache
     credential_cache: CredentialCache
     unit_of_work: UnitOfWorkFactory
+    # Announces this process's commits to the others and to the relay (its sender runs in the app's lifespan).
+    commit_notices: CommitNotices
     # The process's notifications consumer, set while the app's lifespan runs it (None elsewhere).
     hub: NotificationHub | None = None
 
@@ -43,18 +46,22 @@ def bootstrap(
     unit_of_work: UnitOfWorkFactory | None = None,
     read_cache: ReadCache | None = None,
     credential_cache: CredentialCache | None = None,
+    commit_notices: CommitNotices | None = None,
 ) -> Wiring:
     settings = settings or get_settings()
     read_cache = read_cache or ReadCache(max_bytes=settings.read_cache_max_bytes, enabled=settings.read_cache_enabled)
     credential_cache = credential_cache or CredentialCache(ttl_s=settings.credential_cache_ttl_s)
     # The process that ends a credential forgets its cached answers at once (others hear NOTIFY within a second).
     identity.on_credentials_changed(credential_cache.clear)
+    commit_notices = commit_notices or CommitNotices(get_pool)
     return Wiring(
         settings=settings,
         pool=get_pool,
         read_cache=read_cache,
         credential_cache=credential_cache,
-        unit_of_work=unit_of_work or postgres_unit_of_work(get_pool, read_cache, settings.idempotency_ttl_s),
+        unit_of_work=unit_of_work
+        or postgres_unit_of_work(get_pool, read_cache, settings.idempotency_ttl_s, commit_notices),
+        commit_notices=commit_notices,
     )
 
 

@@ -10,6 +10,7 @@ from inventory_app.api.app import create_api
 from inventory_app.asgi import mount_ui
 from inventory_app.lifespan import (
     check_database_migrated,
+    commit_notices,
     configure_logging,
     database_pool,
     notification_hub,
@@ -38,6 +39,7 @@ api = create_api()  # the REST API; inventory_app/asgi.py serves most of its req
 app = rx.App(api_transformer=functools.partial(mount_ui, api))
 app.register_lifespan_task(check_database_migrated)
 app.register_lifespan_task(database_pool)
+app.register_lifespan_task(commit_notices)
 app.register_lifespan_task(outbox_relay)
 app.register_lifespan_task(notification_hub)
 app.register_lifespan_task(product_change_feed)

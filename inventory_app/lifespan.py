@@ -71,6 +71,16 @@ async def retention() -> AsyncIterator[None]:
 
 
 @asynccontextmanager
+async def commit_notices() -> AsyncIterator[None]:
+    """Announce this process's commits to the other processes and the relay, coalesced (commit_notices.py)."""
+    task = asyncio.create_task(wiring().commit_notices.run_forever(), name="commit-notices")
+    try:
+        yield
+    finally:
+        await _cancel(task, timeout_s=5)
+
+
+@asynccontextmanager
 async def product_change_feed() -> AsyncIterator[None]:
     """Keep this process's read and credential caches in step with commits made anywhere (LISTEN)."""
     parts = wiring()

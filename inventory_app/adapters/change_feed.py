@@ -76,10 +76,10 @@ class ProductChangeFeed:
         if notify.channel == CREDENTIALS_CHANNEL:
             if self.credentials is not None:
                 self.credentials.clear()
-        elif notify.payload == "":  # TRUNCATE: everything changed
+        elif notify.payload == "":  # TRUNCATE, or an announcement that everything changed
             self.cache.activate()
-        else:
-            self.cache.invalidate([notify.payload])
+        else:  # a trigger's one product id, or an app process's announcement of several (commit_notices.py)
+            self.cache.invalidate(notify.payload.split(","))
 
     def _deactivate(self) -> None:
         self.cache.deactivate()

@@ -17,6 +17,7 @@ from psycopg import AsyncConnection
 from psycopg.types.json import set_json_dumps
 from psycopg_pool import AsyncConnectionPool
 
+from inventory_app.adapters.commit_notices import SESSION_SETTING
 from inventory_app.adapters.outbox import psycopg_url
 from inventory_app.settings import Settings, get_settings
 
@@ -66,7 +67,9 @@ def make_pool(settings: Settings, url: str | None = None) -> AsyncConnectionPool
         psycopg_url(url or settings.database_url),
         kwargs={
             "connect_timeout": 5,
-            "options": f"-c statement_timeout={settings.database_statement_timeout_ms}",
+            # The change triggers stay quiet for these sessions: the unit of work announces its commits
+            # itself, after them (commit_notices.py, migration 0010).
+            "options": f"-c statement_timeout={settings.database_statement_timeout_ms} -c {SESSION_SETTING}=on",
             # The process's one pool for runtime data access: pg_stat_activity shows it by this name.
             "application_name": "inventory-app",
         },

@@ -79,7 +79,12 @@ async def update_location(
                     [FieldError("parent_id", "is this location or lies under it")],
                 )
         await location_store.update(conn, replace(changed, version=current.version + 1, updated_at=datetime.now(UTC)))
-        return _view(lid, await location_store.fetch_all(conn))
+        view = _view(lid, await location_store.fetch_all(conn))
+    if changed.parent_id != current.parent_id:
+        # Which products a location holds (a list filtered by it) counts its whole subtree: cached lists go.
+        wiring().read_cache.clear()
+        await wiring().commit_notices.committed(everything=True)
+    return view
 
 
 async def delete_location(location_id: str | uuid.UUID, *, by: Principal, expected_version: int | None = None) -> None:

@@ -111,6 +111,10 @@ class ReadCache:
         """The change listener is connected: start from empty, since changes may have been missed."""
         self._reset(active=self.enabled)
 
+    def clear(self) -> None:
+        """Everything may have changed (e.g. the location tree, which location-filtered lists depend on)."""
+        self._reset(active=self._active)
+
     def deactivate(self) -> None:
         self._reset(active=False)
 

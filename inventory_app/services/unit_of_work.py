@@ -17,6 +17,7 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from inventory_app.adapters import idempotency_store, location_store, product_store
+from inventory_app.adapters.commit_notices import CommitNotices
 from inventory_app.domain.changes import Change, Place, ProductState, StockLevel
 from inventory_app.domain.identity import Actor
 from inventory_app.domain.locations import Location
@@ -70,7 +71,14 @@ def validate_events(changes: tuple[Change, ...]) -> None:
 
 
 def changed_products(changes: tuple[Change, ...]) -> set[str]:
-    return {event["subject"] for change in changes for event in change.events}
+    """The products whose row or stock the changes write (and their events name): what caches must forget."""
+    ids = {event["subject"] for change in changes for event in change.events}
+    for change in changes:
+        product = change.after or change.before
+        if product is not None and change.after != change.before:
+            ids.add(str(product.id))
+        ids.update(str(level.product_id) for level in change.levels)
+    return ids
 
 
 class PostgresUnitOfWork:
@@ -80,6 +88,7 @@ class PostgresUnitOfWork:
         self.conn = conn
         self.actor = actor
         self.changed: set[str] = set()
+        self.wrote_events = False
         self._idempotency_ttl_s = idempotency_ttl_s
 
     async def lock(self, product_id: uuid.UUID) -> ProductState | None:
@@ -114,20 +123,35 @@ class PostgresUnitOfWork:
         validate_events(changes)
         await product_store.write_changes(self.conn, list(changes), self.actor.to_json())
         self.changed |= changed_products(changes)
+        self.wrote_events = self.wrote_events or any(change.events for change in changes)
 
 
 def postgres_unit_of_work(
-    pool: Callable[[], Awaitable[AsyncConnectionPool]], read_cache: ReadCache, idempotency_ttl_s: int
+    pool: Callable[[], Awaitable[AsyncConnectionPool]],
+    read_cache: ReadCache,
+    idempotency_ttl_s: int,
+    notices: CommitNotices,
 ) -> UnitOfWorkFactory:
     """Units of work on the running loop's pool: begin; the use case locks, applies and records; commit;
-    then the read cache forgets what changed (other processes hear it from the change feed)."""
+    then this process's read cache forgets what changed, and the commit is announced to the others (and
+    to the relay) before the use case returns."""
 
     @asynccontextmanager
     async def unit_of_work(actor: Actor) -> AsyncIterator[UnitOfWork]:
-        async with (await pool()).connection() as conn, conn.transaction():
-            unit = PostgresUnitOfWork(conn, actor, idempotency_ttl_s)
-            yield unit
+        unit: PostgresUnitOfWork | None = None
+        try:
+            async with (await pool()).connection() as conn, conn.transaction():
+                unit = PostgresUnitOfWork(conn, actor, idempotency_ttl_s)
+                yield unit
+        except BaseException:
+            # A failed or cancelled COMMIT may still have committed: forgetting and announcing too much is
+            # harmless, missing a committed change is not. Staged changes of a rolled-back unit land here too.
+            if unit is not None and unit.changed:
+                read_cache.invalidate(unit.changed)
+                notices.announce_soon(unit.changed, events=unit.wrote_events)
+            raise
         if unit.changed:
             read_cache.invalidate(unit.changed)
+        await notices.committed(unit.changed, events=unit.wrote_events)
 
     return unit_of_work

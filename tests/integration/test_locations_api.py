@@ -156,6 +156,25 @@ def test_the_product_list_filters_by_a_location_and_everything_under_it(api, adm
     assert api.get("/api/products", params={"location_id": "not-a-uuid"}).status_code == 422
 
 
+def test_moving_a_location_changes_the_cached_lists_filtered_by_its_old_and_new_parents(api, admin_api) -> None:
+    north, south = new_location(admin_api, "North"), new_location(admin_api, "South")
+    shelf = new_location(admin_api, "Shelf", north)
+    product = new_product(api)
+    assert receive(api, product, shelf, 1).status_code == 201
+
+    def held_under(place: dict) -> bool:
+        listed = api.get("/api/products", params={"location_id": place["id"], "limit": 200})
+        assert listed.status_code == 200
+        return product["id"] in {p["id"] for p in listed.json()["data"]}
+
+    for _ in range(3):  # cached on whichever workers these requests reach
+        assert held_under(north) and not held_under(south)
+    moved = admin_api.patch(f"/api/locations/{shelf['id']}", json={"parent_id": south["id"]})
+    assert moved.status_code == 200, moved.text
+    for _ in range(3):
+        assert held_under(south) and not held_under(north), "a cached list still shows the old tree"
+
+
 def test_a_transfer_answers_both_rows_and_the_stock_and_changes_nothing_when_refused(api, admin_api, engine) -> None:
     shelf = new_location(admin_api, "Shelf")
     product = new_product(api, quantity=5)

@@ -1,0 +1,169 @@
+"""After-commit notifications: the app announces its own commits on `product_changes` and `outbox`.
+
+The tables' triggers (migrations 0003, 0008, 0001) notify inside the writing transaction. A NOTIFY makes
+PostgreSQL's commit take a database-wide lock and hold it until the commit is flushed, so every writing
+transaction that notifies commits one at a time, and with the relay and both change feeds listening each
+commit also wakes three backends. pgbench of an adjustment's statements ran at about two thirds of the
+same statements without the triggers (bench/NOTES.md, issue #14).
+
+So the app's pool sessions set `inventory.notify_after_commit = on` (pg_pool.py), which quiets the triggers
+(migration 0010), and announce their commits here instead, after the commit:
+- In a server process one sender task (`run_forever`, started by the lifespan) sends whatever commits came
+  in while its last NOTIFY was on the way in one short transaction: under load one NOTIFY serves many
+  commits, and none of them waits for the lock.
+- A request still answers only after its commit is announced (`committed` waits for the send that carries
+  it, at most `WAIT_S`), so another worker has normally heard of a change before the client reads it there,
+  as it had with the triggers.
+- Without a sender on the running loop (the CLI, a test's own loop) `committed` sends at once.
+
+Other writers (psql, a script on its own connection) still fire the triggers, so every committed change
+reaches every read cache and wakes the relay whoever made it. A process that dies between its commit and
+the send loses that announcement only: the relay also polls, and read caches expire entries after their
+backstop TTL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from inventory_app.backoff import Backoff
+
+log = logging.getLogger("inventory_app.commit_notices")
+
+PRODUCT_CHANNEL = "product_changes"
+OUTBOX_CHANNEL = "outbox"
+# The session setting that quiets the triggers (migration 0010).
+SESSION_SETTING = "inventory.notify_after_commit"
+# A payload holds product ids separated by commas, within PostgreSQL's 8,000-byte limit.
+IDS_PER_NOTICE = 200
+# More changed products than this at once are announced as "everything changed" (an empty payload, as for a
+# TRUNCATE): every cache starts again, and a long outage cannot grow the pending set without bound.
+MAX_PENDING_IDS = 10_000
+# How long a request waits for its commit to be announced before answering anyway (the sender keeps trying).
+WAIT_S = 1.0
+SEND_SQL = "SELECT pg_notify(c, p) FROM unnest(%(channels)s::text[], %(payloads)s::text[]) AS n(c, p)"
+
+SEND_ERRORS = (psycopg.Error, OSError, PoolTimeout, TimeoutError)
+
+PoolGetter = Callable[[], Awaitable[AsyncConnectionPool]]
+
+
+def notices(products: set[str] | None, events: bool) -> tuple[list[str], list[str]]:
+    """The (channel, payload) pairs announcing these changes: `products` None means everything changed."""
+    channels: list[str] = []
+    payloads: list[str] = []
+    if products is None:
+        channels.append(PRODUCT_CHANNEL)
+        payloads.append("")
+    else:
+        ordered = sorted(products)
+        for start in range(0, len(ordered), IDS_PER_NOTICE):
+            channels.append(PRODUCT_CHANNEL)
+            payloads.append(",".join(ordered[start : start + IDS_PER_NOTICE]))
+    if events:
+        channels.append(OUTBOX_CHANNEL)
+        payloads.append("")
+    return channels, payloads
+
+
+class CommitNotices:
+    """Announces this process's commits; see the module's docstring."""
+
+    def __init__(self, pool: PoolGetter) -> None:
+        self._pool = pool
+        self._sender_loop: asyncio.AbstractEventLoop | None = None
+        self._wake = asyncio.Event()
+        # What is waiting to be announced: changed product ids (None: everything), and whether events were written.
+        self._products: set[str] | None = set()
+        self._events = False
+        self._sent: asyncio.Future[None] | None = None
+
+    async def committed(self, products: Iterable[str] = (), *, events: bool = False, everything: bool = False) -> None:
+        """Announce a commit: the products it changed, whether it wrote events, or that everything changed."""
+        changed: set[str] | None = None if everything else set(products)
+        if changed is not None and not changed and not events:
+            return
+        loop = asyncio.get_running_loop()
+        if self._sender_loop is not loop:
+            try:
+                await self._send(changed, events)
+            except SEND_ERRORS as error:  # the change is committed: say so, and let the relay's poll find it
+                log.warning("commit not announced (%s): other processes' caches may lag until expiry", error)
+            return
+        self._add(changed, events)
+        if self._sent is None:
+            self._sent = loop.create_future()
+        sent = self._sent
+        self._wake.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(sent), WAIT_S)
+        except TimeoutError:
+            log.warning("a commit was not announced within %.1fs; answering anyway (still trying)", WAIT_S)
+
+    def announce_soon(self, products: Iterable[str], *, events: bool = False) -> None:
+        """Announce without waiting (a unit that failed at its commit may have committed): by the sender,
+        if one runs on this loop; elsewhere there is nobody to send it, and the read caches' expiry bounds it."""
+        if self._sender_loop is not None and self._sender_loop is asyncio.get_running_loop():
+            self._add(set(products), events)
+            self._wake.set()
+
+    def _add(self, products: set[str] | None, events: bool) -> None:
+        if self._products is not None:
+            self._products = None if products is None else self._products | products
+            if self._products is not None and len(self._products) > MAX_PENDING_IDS:
+                self._products = None
+        self._events = self._events or events
+
+    async def run_forever(self) -> None:
+        """Send pending announcements until cancelled, one transaction per round; retries with backoff."""
+        self._sender_loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        backoff = Backoff(0.05, 2.0)
+        try:
+            while True:
+                await self._wake.wait()
+                self._wake.clear()
+                products, events, sent = self._products, self._events, self._sent
+                self._products, self._events, self._sent = set(), False, None
+                try:
+                    await self._send(products, events)
+                except SEND_ERRORS as error:
+                    # Put them back for the next round: nothing committed goes unannounced.
+                    self._add(products, events)
+                    self._sent = _joined(sent, self._sent)
+                    delay = backoff.next_delay()
+                    log.warning("commit notices not sent (%s); retrying in %.2fs", error, delay)
+                    await asyncio.sleep(delay)
+                    self._wake.set()
+                    continue
+                backoff.reset()
+                if sent is not None and not sent.done():
+                    sent.set_result(None)
+        finally:
+            self._sender_loop = None
+            if self._sent is not None and not self._sent.done():
+                self._sent.set_result(None)  # nobody waits on a sender that stopped
+
+    async def _send(self, products: set[str] | None, events: bool) -> None:
+        channels, payloads = notices(products, events)
+        if not channels:
+            return
+        async with (await self._pool()).connection() as conn:
+            # The NOTIFY's own transaction need not wait for its commit record to reach disk: a notice lost
+            # in a server crash is moot (every listener reconnects, and its cache starts again).
+            async with conn.pipeline():
+                await conn.execute("SET LOCAL synchronous_commit = off")
+                await conn.execute(SEND_SQL, {"channels": channels, "payloads": payloads})
+
+
+def _joined(earlier: asyncio.Future[None] | None, later: asyncio.Future[None] | None) -> asyncio.Future[None] | None:
+    """One future for two waits: the earlier one is resolved when the later one is."""
+    if earlier is None or later is None:
+        return earlier or later
+    later.add_done_callback(lambda _: earlier.done() or earlier.set_result(None))
+    return later

@@ -1,0 +1,112 @@
+"""After-commit announcements: coalesced, never lost, and a request waits until its own commit is announced."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import psycopg
+import pytest
+
+from inventory_app.adapters import commit_notices
+from inventory_app.adapters.commit_notices import IDS_PER_NOTICE, CommitNotices, notices
+
+
+class RecordingNotices(CommitNotices):
+    """Sends to a list instead of PostgreSQL; fails the first `failures` sends like a lost connection."""
+
+    def __init__(self, failures: int = 0, delay_s: float = 0.01) -> None:
+        super().__init__(pool=None)  # type: ignore[arg-type]  # _send is replaced, the pool is never used
+        self.sent: list[tuple[set[str] | None, bool]] = []
+        self.failures = failures
+        self.delay_s = delay_s
+
+    async def _send(self, products: set[str] | None, events: bool) -> None:
+        await asyncio.sleep(self.delay_s)  # a round trip, during which more commits arrive
+        if self.failures:
+            self.failures -= 1
+            raise psycopg.OperationalError("connection lost")
+        self.sent.append((None if products is None else set(products), events))
+
+
+def announced(sent: list[tuple[set[str] | None, bool]]) -> set[str]:
+    return {product for products, _ in sent for product in (products or ())}
+
+
+def test_ids_are_split_into_payloads_postgresql_accepts() -> None:
+    ids = {str(uuid.uuid4()) for _ in range(IDS_PER_NOTICE * 2 + 1)}
+    channels, payloads = notices(ids, events=True)
+    assert channels == ["product_changes"] * 3 + ["outbox"]
+    assert all(len(p.encode()) < 8000 for p in payloads)
+    assert {i for p in payloads[:3] for i in p.split(",")} == ids
+    assert payloads[3] == ""
+    assert notices(None, False) == (["product_changes"], [""])  # everything changed
+
+
+async def _run(notices_: RecordingNotices, commits: list[set[str]]) -> list[int]:
+    """Each commit announces itself; returns how many sends had completed when each `committed` returned."""
+    sender = asyncio.create_task(notices_.run_forever())
+    await asyncio.sleep(0)
+    seen: list[int] = []
+
+    async def commit(products: set[str]) -> None:
+        await notices_.committed(products, events=True)
+        assert products <= announced(notices_.sent), "answered before its commit was announced"
+        seen.append(len(notices_.sent))
+
+    try:
+        await asyncio.gather(*(commit(p) for p in commits))
+    finally:
+        sender.cancel()
+        await asyncio.gather(sender, return_exceptions=True)
+    return seen
+
+
+def test_concurrent_commits_share_sends_and_each_waits_for_its_own() -> None:
+    recording = RecordingNotices()
+    commits = [{str(uuid.uuid4())} for _ in range(50)]
+    asyncio.run(_run(recording, commits))
+    assert announced(recording.sent) == set().union(*commits)
+    assert len(recording.sent) < 10, f"{len(recording.sent)} sends for 50 concurrent commits: not coalesced"
+    assert all(events for _, events in recording.sent)
+
+
+def test_a_failed_send_is_retried_with_nothing_lost() -> None:
+    recording = RecordingNotices(failures=2)
+    commits = [{str(uuid.uuid4())} for _ in range(5)]
+    asyncio.run(_run(recording, commits))
+    assert announced(recording.sent) == set().union(*commits)
+
+
+def test_a_request_answers_anyway_when_announcing_takes_too_long(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(commit_notices, "WAIT_S", 0.05)
+    recording = RecordingNotices(failures=1_000, delay_s=0.01)
+
+    async def scenario() -> float:
+        sender = asyncio.create_task(recording.run_forever())
+        await asyncio.sleep(0)
+        started = asyncio.get_running_loop().time()
+        try:
+            await recording.committed({"a"})
+        finally:
+            sender.cancel()
+            await asyncio.gather(sender, return_exceptions=True)
+        return asyncio.get_running_loop().time() - started
+
+    assert asyncio.run(scenario()) < 1.0
+
+
+def test_without_a_sender_on_the_loop_a_commit_is_announced_at_once() -> None:
+    recording = RecordingNotices()
+    asyncio.run(recording.committed({"a", "b"}, events=False))
+    assert recording.sent == [({"a", "b"}, False)]
+    asyncio.run(recording.committed(()))  # nothing changed, nothing written: nothing to say
+    assert len(recording.sent) == 1
+
+
+def test_too_many_pending_ids_become_everything_changed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(commit_notices, "MAX_PENDING_IDS", 3)
+    recording = RecordingNotices()
+    recording._add({"a", "b"}, False)
+    recording._add({"c", "d"}, True)
+    assert recording._products is None and recording._events
