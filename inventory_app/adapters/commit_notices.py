@@ -46,6 +46,8 @@ IDS_PER_NOTICE = 200
 MAX_PENDING_IDS = 10_000
 # How long a request waits for its commit to be announced before answering anyway (the sender keeps trying).
 WAIT_S = 1.0
+# At shutdown, how long the last send of what is still pending may take.
+LAST_TRY_S = 2.0
 SEND_SQL = "SELECT pg_notify(c, p) FROM unnest(%(channels)s::text[], %(payloads)s::text[]) AS n(c, p)"
 
 SEND_ERRORS = (psycopg.Error, OSError, PoolTimeout, TimeoutError)
@@ -120,7 +122,8 @@ class CommitNotices:
         self._events = self._events or events
 
     async def run_forever(self) -> None:
-        """Send pending announcements until cancelled, one transaction per round; retries with backoff."""
+        """Send pending announcements until cancelled, one transaction per round; retries with backoff.
+        When cancelled (shutdown), what is still pending gets one last, bounded try."""
         self._sender_loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         backoff = Backoff(0.05, 2.0)
@@ -132,10 +135,12 @@ class CommitNotices:
                 self._products, self._events, self._sent = set(), False, None
                 try:
                     await self._send(products, events)
-                except SEND_ERRORS as error:
-                    # Put them back for the next round: nothing committed goes unannounced.
+                except BaseException as error:
+                    # Put them back: nothing committed goes unannounced.
                     self._add(products, events)
                     self._sent = _joined(sent, self._sent)
+                    if not isinstance(error, SEND_ERRORS):
+                        raise
                     delay = backoff.next_delay()
                     log.warning("commit notices not sent (%s); retrying in %.2fs", error, delay)
                     await asyncio.sleep(delay)
@@ -146,8 +151,19 @@ class CommitNotices:
                     sent.set_result(None)
         finally:
             self._sender_loop = None
-            if self._sent is not None and not self._sent.done():
-                self._sent.set_result(None)  # nobody waits on a sender that stopped
+            await self._last_try()
+
+    async def _last_try(self) -> None:
+        products, events, sent = self._products, self._events, self._sent
+        self._products, self._events, self._sent = set(), False, None
+        try:
+            if products is None or products or events:
+                await asyncio.wait_for(self._send(products, events), LAST_TRY_S)
+        except (*SEND_ERRORS, asyncio.CancelledError) as error:
+            log.warning("commit notices lost at shutdown (%s): other processes' caches may lag until expiry", error)
+        finally:
+            if sent is not None and not sent.done():
+                sent.set_result(None)  # nobody waits on a sender that stopped
 
     async def _send(self, products: set[str] | None, events: bool) -> None:
         channels, payloads = notices(products, events)

@@ -110,3 +110,19 @@ def test_too_many_pending_ids_become_everything_changed(monkeypatch: pytest.Monk
     recording._add({"a", "b"}, False)
     recording._add({"c", "d"}, True)
     assert recording._products is None and recording._events
+
+
+def test_what_is_pending_at_shutdown_gets_one_last_send() -> None:
+    recording = RecordingNotices(delay_s=0.05)
+
+    async def scenario() -> None:
+        sender = asyncio.create_task(recording.run_forever())
+        await asyncio.sleep(0)
+        waiter = asyncio.create_task(recording.committed({"a"}))
+        await asyncio.sleep(0.01)  # the send is on its way
+        sender.cancel()  # shutdown, mid-send
+        await asyncio.gather(sender, return_exceptions=True)
+        await asyncio.wait_for(waiter, 1)  # released, not left waiting
+
+    asyncio.run(scenario())
+    assert recording.sent == [({"a"}, False)]
