@@ -150,6 +150,7 @@ def postgres_unit_of_work(
                 read_cache.invalidate(unit.changed)
                 notices.announce_soon(unit.changed, events=unit.wrote_events)
             raise
+        assert unit is not None  # the transaction committed, so the unit was made
         if unit.changed:
             read_cache.invalidate(unit.changed)
         await notices.committed(unit.changed, events=unit.wrote_events)
