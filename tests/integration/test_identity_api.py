@@ -241,6 +241,27 @@ def test_wrong_password_unknown_email_and_disabled_account_get_the_same_answer(
     assert len(set(answers)) == 1 and answers[0][0].endswith("/invalid-credentials")
 
 
+def test_a_sign_in_form_sent_before_its_page_read_next_goes_where_the_sign_in_page_says(
+    app_url: str, admin_api: httpx.Client
+) -> None:
+    account = _new_account(admin_api, "viewer")
+    host = httpx.URL(app_url).netloc.decode()
+    credentials = {"email": account.email, "password": account.password, "next": "/"}
+    with httpx.Client(base_url=app_url, timeout=30, follow_redirects=False) as browser:
+        for referer, expected in [
+            (f"http://{host}/login?next=%2Fproducts%2Fabc", "/products/abc"),  # the page's own address
+            (f"http://{host}/login?next=%2F%2Fevil.example", "/"),  # still only a local path
+            ("http://evil.example/login?next=%2Fproducts%2Fabc", "/"),  # another site's page says nothing
+            (f"http://{host}/locations?next=%2Fproducts%2Fabc", "/"),  # nor does any page but the sign-in page
+        ]:
+            ok = browser.post("/api/auth/session", data=credentials, headers={"Referer": referer})
+            assert ok.status_code == 303 and ok.headers["location"] == expected, referer
+        # A `next` the form did carry wins over the address.
+        given = {**credentials, "next": "/analytics"}
+        ok = browser.post("/api/auth/session", data=given, headers={"Referer": f"http://{host}/login?next=%2Fx"})
+        assert ok.headers["location"] == "/analytics"
+
+
 def test_the_sign_in_form_redirects_to_a_local_next_only(app_url: str, admin_api: httpx.Client) -> None:
     account = _new_account(admin_api, "viewer")
     with httpx.Client(base_url=app_url, timeout=30, follow_redirects=False) as browser:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
@@ -87,9 +87,20 @@ async def sign_in(request: Request) -> Response:
     return response
 
 
+def form_next(form: dict[str, str], request: Request) -> str:
+    """Where the sign-in form sends the browser: its `next` field, filled in from the page's address once the
+    page has loaded. A form sent sooner (a password manager's instant submit) carries the default "/", so
+    the sign-in page's own address (the Referer, same site only) names where the visitor was going."""
+    given = safe_next(form.get("next"))
+    referer = urlsplit(request.headers.get("referer", ""))
+    if given != "/" or referer.path != "/login" or referer.netloc != request.headers.get("host"):
+        return given
+    return safe_next(parse_qs(referer.query).get("next", ["/"])[0])
+
+
 async def _sign_in_form(request: Request) -> Response:
     form = await _read_form(request)
-    next_path = safe_next(form.get("next"))
+    next_path = form_next(form, request)
     payload: dict[str, Any] = {"email": form.get("email", ""), "password": form.get("password", "")}
     try:
         signed_in = await identity.sign_in(payload, client=client_info(request))
