@@ -37,5 +37,18 @@ RETENTION_DELETED = Counter(
     ["table"],
     registry=REGISTRY,
 )
+COMMITS_ANNOUNCED = Counter(
+    "commit_announcements_total",
+    "Commits this process announced after them (product_changes / outbox NOTIFY, adapters/commit_notices.py)",
+    registry=REGISTRY,
+)
+COMMIT_NOTICE_SENDS = Counter(
+    "commit_notice_sends_total",
+    "NOTIFY transactions that carried them (under load one carries many)",
+    registry=REGISTRY,
+)
+COMMIT_NOTICE_ERRORS = Counter(
+    "commit_notice_errors_total", "Sends of commit notices that failed (retried with backoff)", registry=REGISTRY
+)
 SSE_CLIENTS = Gauge("sse_clients", "Connected notification stream clients", registry=REGISTRY)
 SSE_GAPS = Counter("sse_gaps_total", "gap messages sent: a stream that could not be complete", registry=REGISTRY)

@@ -31,6 +31,7 @@ from collections.abc import Awaitable, Callable, Iterable
 import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from inventory_app import metrics
 from inventory_app.backoff import Backoff
 
 log = logging.getLogger("inventory_app.commit_notices")
@@ -90,11 +91,14 @@ class CommitNotices:
         changed: set[str] | None = None if everything else set(products)
         if changed is not None and not changed and not events:
             return
+        metrics.COMMITS_ANNOUNCED.inc()
         loop = asyncio.get_running_loop()
         if self._sender_loop is not loop:
             try:
                 await self._send(changed, events)
+                metrics.COMMIT_NOTICE_SENDS.inc()
             except SEND_ERRORS as error:  # the change is committed: say so, and let the relay's poll find it
+                metrics.COMMIT_NOTICE_ERRORS.inc()
                 log.warning("commit not announced (%s): other processes' caches may lag until expiry", error)
             return
         self._add(changed, events)
@@ -141,11 +145,13 @@ class CommitNotices:
                     self._sent = _joined(sent, self._sent)
                     if not isinstance(error, SEND_ERRORS):
                         raise
+                    metrics.COMMIT_NOTICE_ERRORS.inc()
                     delay = backoff.next_delay()
                     log.warning("commit notices not sent (%s); retrying in %.2fs", error, delay)
                     await asyncio.sleep(delay)
                     self._wake.set()
                     continue
+                metrics.COMMIT_NOTICE_SENDS.inc()
                 backoff.reset()
                 if sent is not None and not sent.done():
                     sent.set_result(None)

@@ -8,6 +8,7 @@ import uuid
 import psycopg
 import pytest
 
+from inventory_app import metrics
 from inventory_app.adapters import commit_notices
 from inventory_app.adapters.commit_notices import IDS_PER_NOTICE, CommitNotices, notices
 
@@ -62,20 +63,33 @@ async def _run(notices_: RecordingNotices, commits: list[set[str]]) -> list[int]
     return seen
 
 
+def counted() -> tuple[float, float, float]:
+    return tuple(  # type: ignore[return-value]
+        metrics.REGISTRY.get_sample_value(name) or 0.0
+        for name in ("commit_announcements_total", "commit_notice_sends_total", "commit_notice_errors_total")
+    )
+
+
 def test_concurrent_commits_share_sends_and_each_waits_for_its_own() -> None:
     recording = RecordingNotices()
     commits = [{str(uuid.uuid4())} for _ in range(50)]
+    before = counted()
     asyncio.run(_run(recording, commits))
     assert announced(recording.sent) == set().union(*commits)
     assert len(recording.sent) < 10, f"{len(recording.sent)} sends for 50 concurrent commits: not coalesced"
     assert all(events for _, events in recording.sent)
+    # /metrics shows the same: 50 commits announced, in as many sends as happened, none failed.
+    announced_n, sends, errors = (after - earlier for after, earlier in zip(counted(), before, strict=True))
+    assert (announced_n, sends, errors) == (50, len(recording.sent), 0)
 
 
 def test_a_failed_send_is_retried_with_nothing_lost() -> None:
     recording = RecordingNotices(failures=2)
     commits = [{str(uuid.uuid4())} for _ in range(5)]
+    errors_before = counted()[2]
     asyncio.run(_run(recording, commits))
     assert announced(recording.sent) == set().union(*commits)
+    assert counted()[2] - errors_before == 2
 
 
 def test_a_request_answers_anyway_when_announcing_takes_too_long(monkeypatch: pytest.MonkeyPatch) -> None:
