@@ -25,22 +25,24 @@ depends_on = None
 
 # The app's sessions announce their own commits; every other session's writes are announced by the triggers.
 QUIET = "(current_setting('inventory.notify_after_commit', true) IS DISTINCT FROM 'on')"
+# (trigger, table, events, row or statement, function): the triggers of migrations 0003, 0008 and 0001.
 TRIGGERS = (
-    ("product_after_change", "AFTER INSERT OR UPDATE OR DELETE ON product FOR EACH ROW", "product_changes_notify"),
+    ("product_after_change", "product", "AFTER INSERT OR UPDATE OR DELETE", "FOR EACH ROW", "product_changes_notify"),
     (
         "stock_level_after_change",
-        "AFTER INSERT OR UPDATE OR DELETE ON stock_level FOR EACH ROW",
+        "stock_level",
+        "AFTER INSERT OR UPDATE OR DELETE",
+        "FOR EACH ROW",
         "stock_level_changes_notify",
     ),
-    ("outbox_after_insert", "AFTER INSERT ON outbox FOR EACH STATEMENT", "outbox_notify"),
+    ("outbox_after_insert", "outbox", "AFTER INSERT", "FOR EACH STATEMENT", "outbox_notify"),
 )
 
 
 def _recreate(when: str) -> None:
-    for name, event, function in TRIGGERS:
-        table = event.split(" ON ")[1].split()[0]
+    for name, table, event, level, function in TRIGGERS:
         op.execute(f"DROP TRIGGER {name} ON {table}")
-        op.execute(f"CREATE TRIGGER {name} {event} {when} EXECUTE FUNCTION {function}()")
+        op.execute(f"CREATE TRIGGER {name} {event} ON {table} {level} {when} EXECUTE FUNCTION {function}()")
 
 
 def upgrade() -> None:
