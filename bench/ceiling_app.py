@@ -8,7 +8,8 @@ The statements are the app's own (`product_store`, `location_store`): a read is 
 writes in one pipeline. What it leaves out is everything else the app does: routing and validation, the
 domain rules and event building, contract validation of the event, idempotency, the auth gate's machinery
 (a bearer token is checked the same way, though: SHA-256, then a per-process dict like the credential
-cache, one indexed lookup on a miss), the read cache and Reflex.
+cache, one indexed lookup on a miss), the read cache and Reflex. Its garbage collector is tuned as the app's
+(`gc_tuning`).
 """
 
 from __future__ import annotations
@@ -28,11 +29,13 @@ from starlette.routing import Route
 
 from inventory_app.adapters import location_store, product_store
 from inventory_app.domain.changes import public
+from inventory_app.gc_tuning import tune_for_serving
 
 POOL_SIZE = int(os.environ.get("DATABASE_POOL_SIZE", "20"))
 DSN = os.environ["CEILING_DATABASE_URL"]
 _pool: AsyncConnectionPool | None = None
 _tokens: dict[str, bool] = {}
+tune_for_serving()  # as the app's server processes are: both sides pay the same collector
 
 
 async def pool() -> AsyncConnectionPool:

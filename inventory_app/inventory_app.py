@@ -8,6 +8,7 @@ import reflex as rx
 
 from inventory_app.api.app import create_api
 from inventory_app.asgi import mount_ui
+from inventory_app.gc_tuning import tune_for_serving
 from inventory_app.lifespan import (
     check_database_migrated,
     commit_notices,
@@ -35,6 +36,7 @@ from inventory_app.ui.states.product_detail import ProductDetailState
 from inventory_app.ui.states.products import ProductsState
 
 configure_logging()
+tune_for_serving()  # before Reflex forks the server workers, which inherit it
 api = create_api()  # the REST API; inventory_app/asgi.py serves most of its requests directly
 app = rx.App(api_transformer=functools.partial(mount_ui, api))
 app.register_lifespan_task(check_database_migrated)

@@ -12,6 +12,7 @@ import threading
 
 from inventory_app.adapters.db import assert_migrated
 from inventory_app.adapters.outbox import OutboxRelay
+from inventory_app.gc_tuning import tune_for_serving
 from inventory_app.settings import get_settings
 
 log = logging.getLogger("inventory_app.relay")
@@ -54,4 +55,5 @@ async def main() -> int:
 
 if __name__ == "__main__":
     logging.basicConfig(level=get_settings().log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    tune_for_serving()
     sys.exit(asyncio.run(main()))

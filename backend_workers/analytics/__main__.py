@@ -13,6 +13,7 @@ from inventory_app.adapters.db import assert_migrated
 from inventory_app.adapters.kafka import ensure_topics
 from inventory_app.adapters.outbox import psycopg_url
 from inventory_app.adapters.retention import RetentionSweeper, processed_event_sweep
+from inventory_app.gc_tuning import tune_for_serving
 from inventory_app.settings import get_settings
 
 
@@ -50,4 +51,5 @@ async def main() -> int:
 
 if __name__ == "__main__":
     logs.configure(get_settings().log_level)
+    tune_for_serving()
     sys.exit(asyncio.run(main()))

@@ -22,6 +22,7 @@ from backend_workers.notifier.rebuild import (
 from inventory_app.adapters import aws, event_log
 from inventory_app.adapters.kafka import ensure_topics
 from inventory_app.backoff import backoff_delay
+from inventory_app.gc_tuning import tune_for_serving
 from inventory_app.settings import Settings, get_settings
 
 log = logging.getLogger("backend_workers.notifier")
@@ -149,4 +150,5 @@ if __name__ == "__main__":
     )
     args = parser.parse_args()
     logs.configure(get_settings().log_level)
+    tune_for_serving()
     sys.exit(asyncio.run(rebuild_only(get_settings()) if args.rebuild else main()))
