@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from fastapi.telemetry import TelemetryConfig
 
 from inventory_app.api.auth_gate import UPLOAD, AuthGate
 from inventory_app.api.body_limit import BodyLimitMiddleware
@@ -26,10 +27,21 @@ from inventory_app.api.routes import (
 )
 from inventory_app.settings import get_settings
 
+NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
+
 
 def create_api() -> FastAPI:
     # The served contract is openapi/openapi.yaml (hand-written), so FastAPI's generated one is off.
-    api = FastAPI(title="Inventory API", openapi_url=None, docs_url=None, redoc_url=None)
+    api = FastAPI(
+        title="Inventory API",
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+        # FastAPI's native OpenTelemetry asks the global tracer, meter and logger providers on every request
+        # whether anyone configured them (~17 µs a request, with none configured); the app's figures are on
+        # /metrics (Prometheus), so it is off rather than asked each time (bench/NOTES.md, fifth pass).
+        telemetry=NO_TELEMETRY,
+    )
     install_error_handlers(api)
     routers = [health, docs, products, stock, locations, events, analytics, notifications, metrics, auth, tokens, users]
     if get_settings().bench_routes_enabled:
