@@ -11,6 +11,7 @@ A process has one current wiring, made on first use (the app, the relay, the CLI
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -18,7 +19,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from inventory_app.adapters.commit_notices import CommitNotices
 from inventory_app.adapters.notification_hub import NotificationHub
-from inventory_app.adapters.pg_pool import get_pool
+from inventory_app.adapters.pg_pool import get_pool, notice_connection
 from inventory_app.services import identity
 from inventory_app.services.credential_cache import CredentialCache
 from inventory_app.services.read_cache import ReadCache
@@ -53,7 +54,7 @@ def bootstrap(
     credential_cache = credential_cache or CredentialCache(ttl_s=settings.credential_cache_ttl_s)
     # The process that ends a credential forgets its cached answers at once (others hear NOTIFY within a second).
     identity.on_credentials_changed(credential_cache.clear)
-    commit_notices = commit_notices or CommitNotices(get_pool)
+    commit_notices = commit_notices or CommitNotices(get_pool, functools.partial(notice_connection, settings))
     return Wiring(
         settings=settings,
         pool=get_pool,

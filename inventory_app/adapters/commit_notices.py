@@ -15,6 +15,10 @@ So the app's pool sessions set `inventory.notify_after_commit = on` (pg_pool.py)
   it, at most `WAIT_S`), so another worker has normally heard of a change before the client reads it there,
   as it had with the triggers.
 - Without a sender on the running loop (the CLI, a test's own loop) `committed` sends at once.
+- The sender sends on a connection of its own (autocommit, `synchronous_commit = off`): one statement, one round
+  trip per send. Through the pool a send cost three times the CPU (checkout, BEGIN, SET LOCAL, COMMIT, return),
+  ~80 µs a request under the write bench (bench/NOTES.md, fifth pass). It opens on the first send and closes
+  after `IDLE_CLOSE_S` without one, so an app at rest holds no more connections than before.
 
 Other writers (psql, a script on its own connection) still fire the triggers, so every committed change
 reaches every read cache and wakes the relay whoever made it. A process that dies between its commit and
@@ -25,6 +29,7 @@ backstop TTL.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 
@@ -49,11 +54,17 @@ MAX_PENDING_IDS = 10_000
 WAIT_S = 1.0
 # At shutdown, how long the last send of what is still pending may take.
 LAST_TRY_S = 2.0
+# How long one send on the sender's connection may take before it is given up (and the connection with it).
+SEND_TIMEOUT_S = 5.0
+# The sender's connection closes after this long without a send.
+IDLE_CLOSE_S = 30.0
 SEND_SQL = "SELECT pg_notify(c, p) FROM unnest(%(channels)s::text[], %(payloads)s::text[]) AS n(c, p)"
 
 SEND_ERRORS = (psycopg.Error, OSError, PoolTimeout, TimeoutError)
 
 PoolGetter = Callable[[], Awaitable[AsyncConnectionPool]]
+# Opens the sender's own connection: autocommit, synchronous_commit off (pg_pool.notice_connection).
+Connector = Callable[[], Awaitable[psycopg.AsyncConnection]]
 
 
 def notices(products: set[str] | None, events: bool) -> tuple[list[str], list[str]]:
@@ -77,8 +88,10 @@ def notices(products: set[str] | None, events: bool) -> tuple[list[str], list[st
 class CommitNotices:
     """Announces this process's commits; see the module's docstring."""
 
-    def __init__(self, pool: PoolGetter) -> None:
+    def __init__(self, pool: PoolGetter, connect: Connector | None = None) -> None:
         self._pool = pool
+        self._connect = connect  # None: the sender uses the pool too (tests)
+        self._conn: psycopg.AsyncConnection | None = None
         self._sender_loop: asyncio.AbstractEventLoop | None = None
         self._wake = asyncio.Event()
         # What is waiting to be announced: changed product ids (None: everything), and whether events were written.
@@ -133,7 +146,11 @@ class CommitNotices:
         backoff = Backoff(0.05, 2.0)
         try:
             while True:
-                await self._wake.wait()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), IDLE_CLOSE_S)
+                except TimeoutError:
+                    await self._close_connection()  # idle: an app at rest holds no connection for this
+                    continue
                 self._wake.clear()
                 products, events, sent = self._products, self._events, self._sent
                 self._products, self._events, self._sent = set(), False, None
@@ -157,7 +174,10 @@ class CommitNotices:
                     sent.set_result(None)
         finally:
             self._sender_loop = None
-            await self._last_try()
+            try:
+                await self._last_try()
+            finally:
+                await self._close_connection()
 
     async def _last_try(self) -> None:
         products, events, sent = self._products, self._events, self._sent
@@ -175,12 +195,34 @@ class CommitNotices:
         channels, payloads = notices(products, events)
         if not channels:
             return
+        if self._connect is not None and self._sender_loop is asyncio.get_running_loop():
+            await self._send_on_own_connection(channels, payloads)
+            return
         async with (await self._pool()).connection() as conn:
             # The NOTIFY's own transaction need not wait for its commit record to reach disk: a notice lost
             # in a server crash is moot (every listener reconnects, and its cache starts again).
             async with conn.pipeline():
                 await conn.execute("SET LOCAL synchronous_commit = off")
                 await conn.execute(SEND_SQL, {"channels": channels, "payloads": payloads})
+
+    async def _send_on_own_connection(self, channels: list[str], payloads: list[str]) -> None:
+        """One autocommit statement on the sender's connection; a failed or slow send drops the connection, and the
+        caller's retry opens a new one."""
+        assert self._connect is not None
+        try:
+            async with asyncio.timeout(SEND_TIMEOUT_S):
+                if self._conn is None or self._conn.closed:
+                    self._conn = await self._connect()
+                await self._conn.execute(SEND_SQL, {"channels": channels, "payloads": payloads})
+        except BaseException:
+            await self._close_connection()
+            raise
+
+    async def _close_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None and not conn.closed:
+            with contextlib.suppress(psycopg.Error, OSError):
+                await conn.close()
 
 
 def _joined(earlier: asyncio.Future[None] | None, later: asyncio.Future[None] | None) -> asyncio.Future[None] | None:

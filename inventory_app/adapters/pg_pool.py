@@ -18,7 +18,7 @@ from psycopg.types.json import set_json_dumps
 from psycopg_pool import AsyncConnectionPool
 
 from inventory_app.adapters.commit_notices import SESSION_SETTING
-from inventory_app.adapters.outbox import psycopg_url
+from inventory_app.adapters.outbox import KEEPALIVES, psycopg_url
 from inventory_app.settings import Settings, get_settings
 
 T = TypeVar("T")
@@ -82,6 +82,20 @@ def make_pool(settings: Settings, url: str | None = None) -> AsyncConnectionPool
         timeout=CHECKOUT_TIMEOUT_S,
         reconnect_timeout=60,
         name="inventory",
+    )
+
+
+async def notice_connection(settings: Settings) -> AsyncConnection:
+    """The commit-notice sender's own connection (commit_notices.py): autocommit, one statement per send; a
+    notice lost in a server crash is moot (every listener reconnects and starts its cache again), so its
+    commits do not wait for the disk."""
+    return await AsyncConnection.connect(
+        psycopg_url(settings.database_url),
+        autocommit=True,
+        connect_timeout=5,
+        options="-c synchronous_commit=off",
+        application_name="inventory-commit-notices",
+        **KEEPALIVES,
     )
 
 

@@ -140,3 +140,53 @@ def test_what_is_pending_at_shutdown_gets_one_last_send() -> None:
 
     asyncio.run(scenario())
     assert recording.sent == [({"a"}, False)]
+
+
+class FakeConnection:
+    """The sender's own connection: records statements; `broken` makes the next execute fail like a lost link."""
+
+    def __init__(self, log: list[str], broken: bool = False) -> None:
+        self.log = log
+        self.broken = broken
+        self.closed = False
+
+    async def execute(self, sql: str, params: dict[str, list[str]]) -> None:
+        if self.broken:
+            raise psycopg.OperationalError("server closed the connection unexpectedly")
+        self.log.append(",".join(params["payloads"]))
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+def test_the_sender_reconnects_after_its_connection_breaks_and_closes_it_when_idle(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(commit_notices, "IDLE_CLOSE_S", 0.2)
+    backoff = commit_notices.Backoff
+    monkeypatch.setattr(commit_notices, "Backoff", lambda *_: backoff(0.01, 0.01))
+    sent: list[str] = []
+    opened: list[FakeConnection] = []
+
+    async def connect() -> FakeConnection:
+        opened.append(FakeConnection(sent, broken=not opened))  # the first connection breaks at once
+        return opened[-1]
+
+    notices_ = CommitNotices(pool=None, connect=connect)  # type: ignore[arg-type]  # the pool is never used
+
+    async def scenario() -> None:
+        sender = asyncio.create_task(notices_.run_forever())
+        await asyncio.sleep(0)
+        try:
+            await notices_.committed({"a"})
+            await notices_.committed({"b"})
+            assert [c.closed for c in opened] == [True, False]  # the broken one dropped, the new one kept
+            await asyncio.sleep(0.5)  # idle past IDLE_CLOSE_S
+            assert opened[-1].closed
+        finally:
+            sender.cancel()
+            await asyncio.gather(sender, return_exceptions=True)
+
+    asyncio.run(scenario())
+    assert sent == ["a", "b"]
+    assert len(opened) == 2
