@@ -147,7 +147,8 @@ class CommitNotices:
         try:
             while True:
                 try:
-                    await asyncio.wait_for(self._wake.wait(), IDLE_CLOSE_S)
+                    async with asyncio.timeout(IDLE_CLOSE_S):  # not wait_for: no task made per round
+                        await self._wake.wait()
                 except TimeoutError:
                     await self._close_connection()  # idle: an app at rest holds no connection for this
                     continue
