@@ -139,8 +139,9 @@ class CommitNotices:
         self._events = self._events or events
 
     async def run_forever(self) -> None:
-        """Send pending announcements until cancelled, one transaction per round; retries with backoff.
-        When cancelled (shutdown), what is still pending gets one last, bounded try."""
+        """Send pending announcements until cancelled, one statement per round on the sender's own connection
+        (the pool's, without a connector); retries with backoff. When cancelled (shutdown), what is still
+        pending gets one last, bounded try."""
         self._sender_loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         backoff = Backoff(0.05, 2.0)
