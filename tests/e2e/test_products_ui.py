@@ -29,13 +29,15 @@ def open_products_page(page: Page, app_url: str) -> None:
     expect(page.get_by_role("heading", level=2, name="Products")).to_be_visible()
 
 
-def create_product(page: Page, sku: str, name: str, *, price: str, quantity: str, threshold: str) -> None:
+def create_product(
+    page: Page, sku: str, name: str, *, price: str, quantity: str, threshold: str, category: str = "Tools"
+) -> None:
     page.get_by_role("button", name="New product").click()
     dialog = page.get_by_role("dialog", name="New product")
     expect(dialog).to_be_visible(timeout=TIMEOUT_MS)
     dialog.get_by_label("SKU", exact=True).fill(sku)
     dialog.get_by_label("Name", exact=True).fill(name)
-    dialog.get_by_label("Category", exact=True).fill("Tools")
+    dialog.get_by_label("Category", exact=True).fill(category)
     dialog.get_by_label("Price", exact=True).fill(price)
     dialog.get_by_label("Quantity", exact=True).fill(quantity)
     dialog.get_by_label("Low-stock threshold", exact=True).fill(threshold)
@@ -162,14 +164,21 @@ def test_create_form_shows_the_services_field_errors_inline(app_url: str, page: 
 
 
 def test_at_1280_px_every_row_action_is_on_screen_without_scrolling(app_url: str, page: Page) -> None:
-    """A long name and category must not push the Actions column out of the table's box."""
-    sku = unique_sku("E2EWIDE")
+    """A long SKU, name and category, even without a space (a part number, a pasted URL), must not push the
+    Actions column out of the table's box."""
     open_products_page(page, app_url)
     assert page.viewport_size == {"width": 1280, "height": 900}
-    create_product(page, sku, "A rather long product name " * 3, price="123456.78", quantity="1000000", threshold="5")
+    wide = {}
+    for kind, name in (("WIDE", "A rather long product name " * 3), ("UNBROKEN", "Part-" + "X" * 120)):
+        wide[kind] = unique_sku(f"E2E{kind}").ljust(64, "S")  # the longest SKU there may be
+        category = name[:100]
+        create_product(page, wide[kind], name, price="123456.78", quantity="1000000", threshold="5", category=category)
+    sku = wide["UNBROKEN"]
     search_for(page, sku)
     row = product_row(page, sku)
     expect(row).to_be_visible(timeout=TIMEOUT_MS)
+    # Measured once the search has narrowed the table to this row: other tests' products are gone from it.
+    expect(page.locator("tr[data-sku]")).to_have_count(1, timeout=TIMEOUT_MS)
     scroll_box = page.get_by_role("table", name="Products").locator("xpath=..")
     # Measured in the page (locator.evaluate waits for the element; a live refresh may re-render the row).
     right_edge = "el => el.getBoundingClientRect().right"
