@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
+import time
 import uuid
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Locator, Page, WebSocketRoute, expect
 
 pytestmark = pytest.mark.e2e
 
@@ -141,6 +143,56 @@ def test_product_lifecycle_through_the_products_page(
     expect(confirm).to_be_hidden(timeout=TIMEOUT_MS)
     expect(row).to_have_count(0, timeout=TIMEOUT_MS)
     expect(page.get_by_text("No products match")).to_be_visible(timeout=TIMEOUT_MS)
+
+
+def test_an_import_whose_upload_overtakes_its_click_shows_the_result(app_url: str, page: Page, tmp_path: Path) -> None:
+    """The Import button sends `start` over the websocket and the file over its own HTTP request; the server
+    may handle the file first. Here the browser's `start` is held back until the upload has been answered,
+    then let through: the panel must keep the result and not go back to "Importing…"."""
+    held: list[str] = []
+    server_side: list[WebSocketRoute] = []
+    replies_after_release: list[str] = []
+
+    def route(ws: WebSocketRoute) -> None:
+        server = ws.connect_to_server()
+        server_side.append(server)
+
+        def from_page(message: str | bytes) -> None:
+            if isinstance(message, str) and "csv_import_state.start" in message and not held:
+                held.append(message)
+            else:
+                server.send(message)
+
+        def from_server(message: str | bytes) -> None:
+            if held and not held[-1]:  # released: the start's reply is among these
+                replies_after_release.append(str(message))
+            ws.send(message)
+
+        ws.on_message(from_page)
+        server.on_message(from_server)
+
+    page.route_web_socket(re.compile(r"/_event"), route)
+    open_products_page(page, app_url)
+    csv_file = tmp_path / "overtaking.csv"
+    csv_file.write_text(f"sku,name,price\n{unique_sku('E2ERACE')},Bad price,not-a-price\n")
+    page.locator("#products_csv input[type=file]").set_input_files(csv_file)
+    expect(page.get_by_text(csv_file.name, exact=True)).to_be_visible(timeout=TIMEOUT_MS)
+    with page.expect_response(lambda r: "/_upload" in r.url, timeout=TIMEOUT_MS) as upload:
+        page.get_by_role("button", name="Import CSV").click()
+    assert upload.value.ok
+    result = page.get_by_text("Nothing was imported: 1 problem(s)", exact=False)
+    expect(result).to_be_visible(timeout=TIMEOUT_MS)
+    assert len(held) == 1, "the click's start was not seen on the websocket"
+
+    server_side[0].send(held[0])
+    held.append("")  # marks the release
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    while not any("csv_import_state" in reply for reply in replies_after_release):
+        assert time.monotonic() < deadline, "the server never answered the late start"
+        page.wait_for_timeout(100)  # lets Playwright deliver the socket's messages
+    expect(page.get_by_text("Importing…")).to_be_hidden(timeout=TIMEOUT_MS)
+    expect(result).to_be_visible()
+    expect(page.get_by_role("button", name="Import CSV")).to_be_disabled()  # the file was taken
 
 
 def test_create_form_shows_the_services_field_errors_inline(app_url: str, page: Page) -> None:

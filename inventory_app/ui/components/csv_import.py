@@ -121,8 +121,10 @@ def csv_import_panel() -> rx.Component:
                             rx.upload_files(upload_id=UPLOAD_ID, on_upload_progress=STATE.track_progress)
                         ),
                     ],
-                    disabled=(chosen.length() == 0) | STATE.importing,
-                    loading=STATE.importing,
+                    # Not disabled while importing: an upload the server refused (a database outage) never
+                    # reaches the handler, and the button must stay usable to try again. Reflex itself sends
+                    # no second upload while one is in flight.
+                    disabled=chosen.length() == 0,
                 ),
                 rx.cond(
                     STATE.importing,

@@ -25,7 +25,12 @@ class ImportErrorRow:
 class CsvImportState(rx.State):
     dry_run: bool = False
     skip_invalid: bool = False
-    importing: bool = False
+    # The click's `start` goes over the websocket and the file over its own HTTP request, and the server may
+    # handle either first (a small file that is refused at once often wins). Counting both, instead of a
+    # flag that `start` sets and the upload clears, keeps a late `start` from marking a finished import
+    # as running again.
+    started: int = 0
+    finished: int = 0
     progress: int = 0
     has_report: bool = False
     created: int = 0
@@ -49,12 +54,21 @@ class CsvImportState(rx.State):
         self.message = "; ".join(r for r in reasons if r) or "This file cannot be imported."
         self.has_report = False
 
+    @rx.var
+    def importing(self) -> bool:
+        return self.started > self.finished
+
     @rx.event
     def start(self):
-        self.importing = True
-        self.progress = 0
-        self.has_report = False
-        self.message = ""
+        self.started += 1
+        if self.importing:  # this click's upload is not handled yet: clear the last report
+            self.progress = 0
+            self.has_report = False
+            self.message = ""
+
+    def _finish(self) -> None:
+        """This upload is handled; so is its click, whether or not its `start` has arrived yet."""
+        self.finished = max(self.started, self.finished + 1)
 
     @rx.event
     def track_progress(self, progress: dict[str, Any]):
@@ -72,7 +86,7 @@ class CsvImportState(rx.State):
     async def handle_upload(self, files: list[rx.UploadFile]):
         self.errors = []
         if not files:
-            self.importing = False
+            self._finish()
             self.message = "Choose a CSV file first."
             return
         # The upload endpoint has already refused anything over the size limit as it arrived
@@ -100,6 +114,7 @@ class CsvImportState(rx.State):
             else:
                 self.message = "Import finished."
             self.has_report = True
-        self.importing = False
+        finally:  # an unexpected error too (Reflex reports it): the panel must not stay "Importing…"
+            self._finish()
         yield rx.clear_selected_files(UPLOAD_ID)
         yield ProductsState.refresh_with_categories
