@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 import uuid
 from pathlib import Path
 
@@ -149,27 +148,18 @@ def test_an_import_whose_upload_overtakes_its_click_shows_the_result(app_url: st
     """The Import button sends `start` over the websocket and the file over its own HTTP request; the server
     may handle the file first. Here the browser's `start` is held back until the upload has been answered,
     then let through: the panel must keep the result and not go back to "Importing…"."""
-    held: list[str] = []
-    server_side: list[WebSocketRoute] = []
-    replies_after_release: list[str] = []
+    held: list[tuple[WebSocketRoute, str]] = []
 
     def route(ws: WebSocketRoute) -> None:
         server = ws.connect_to_server()
-        server_side.append(server)
 
         def from_page(message: str | bytes) -> None:
-            if isinstance(message, str) and "csv_import_state.start" in message and not held:
-                held.append(message)
+            if not held and isinstance(message, str) and "csv_import_state.start" in message:
+                held.append((server, message))  # sent below, once the upload has been answered
             else:
                 server.send(message)
 
-        def from_server(message: str | bytes) -> None:
-            if held and not held[-1]:  # released: the start's reply is among these
-                replies_after_release.append(str(message))
-            ws.send(message)
-
         ws.on_message(from_page)
-        server.on_message(from_server)
 
     page.route_web_socket(re.compile(r"/_event"), route)
     open_products_page(page, app_url)
@@ -184,13 +174,14 @@ def test_an_import_whose_upload_overtakes_its_click_shows_the_result(app_url: st
     expect(result).to_be_visible(timeout=TIMEOUT_MS)
     assert len(held) == 1, "the click's start was not seen on the websocket"
 
-    server_side[0].send(held[0])
-    held.append("")  # marks the release
-    deadline = time.monotonic() + TIMEOUT_MS / 1000
-    while not any("csv_import_state" in reply for reply in replies_after_release):
-        assert time.monotonic() < deadline, "the server never answered the late start"
-        page.wait_for_timeout(100)  # lets Playwright deliver the socket's messages
-    expect(page.get_by_text("Importing…")).to_be_hidden(timeout=TIMEOUT_MS)
+    server, late_start = held[0]
+    server.send(late_start)
+    # The server handles one tab's events in order, so once it has answered an event sent after the late
+    # start (ticking "Dry run", whose box shows the server's value), the late start has been applied.
+    dry_run = page.get_by_role("checkbox", name="Dry run")
+    dry_run.click()
+    expect(dry_run).to_be_checked(timeout=TIMEOUT_MS)
+    expect(page.get_by_text("Importing…")).to_be_hidden()
     expect(result).to_be_visible()
     expect(page.get_by_role("button", name="Import CSV")).to_be_disabled()  # the file was taken
 
