@@ -54,7 +54,9 @@ def bootstrap(
     credential_cache = credential_cache or CredentialCache(ttl_s=settings.credential_cache_ttl_s)
     # The process that ends a credential forgets its cached answers at once (others hear NOTIFY within a second).
     identity.on_credentials_changed(credential_cache.clear)
-    commit_notices = commit_notices or CommitNotices(get_pool, functools.partial(notice_connection, settings))
+    commit_notices = commit_notices or CommitNotices(
+        get_pool, functools.partial(notice_connection, settings), settings.commit_notice_interval_s
+    )
     return Wiring(
         settings=settings,
         pool=get_pool,

@@ -124,6 +124,9 @@ class Settings(BaseSettings):
     # How long a process trusts a credential it checked without asking PostgreSQL again; a revocation
     # reaches every process at once through LISTEN credential_changes, this bounds the rest.
     credential_cache_ttl_s: float = Field(default=30.0, ge=0)
+    # How long a commit's announcement may wait for other writes running in the same process to join its NOTIFY
+    # (adapters/commit_notices.py): fewer NOTIFYs under load, at most this much later; 0 sends each at once.
+    commit_notice_interval_s: float = Field(default=0.05, ge=0, le=0.5)
 
     # Benchmarks only: mounts GET /bench/constant, the stack's ceiling (a constant JSON body).
     bench_routes_enabled: bool = False

@@ -10,7 +10,9 @@ So the app's pool sessions set `inventory.notify_after_commit = on` (pg_pool.py)
 (migration 0010), and announce their commits here instead, after the commit:
 - In a server process one sender task (`run_forever`, started by the lifespan) sends whatever commits came
   in while its last NOTIFY was on the way in one short transaction: under load one NOTIFY serves many
-  commits, and none of them waits for the lock.
+  commits, and none of them waits for the lock. While other units of work of the process are running it
+  waits for them to join, up to `SEND_INTERVAL_S` after the previous send (the unit of work reports when
+  each begins and ends); a commit with none running beside it goes at once.
 - A request still answers only after its commit is announced (`committed` waits for the send that carries
   it, at most `WAIT_S`), so another worker has normally heard of a change before the client reads it there,
   as it had with the triggers.
@@ -58,6 +60,12 @@ LAST_TRY_S = 2.0
 SEND_TIMEOUT_S = 5.0
 # The sender's connection closes after this long without a send.
 IDLE_CLOSE_S = 30.0
+# How long a commit may wait for other units of work still running in this process, so that one NOTIFY carries
+# them all (the default of `COMMIT_NOTICE_INTERVAL_S`). Every NOTIFY wakes every listener (the relay, which then
+# runs a Kafka transaction, and each worker's change feed), so under load the number of sends, not their own
+# cost, is what counts (bench/NOTES.md, sixth pass). While other units run, sends start at least this far apart;
+# a commit with none running beside it (a lone writer, a script writing one change after another) goes at once.
+SEND_INTERVAL_S = 0.05
 SEND_SQL = "SELECT pg_notify(c, p) FROM unnest(%(channels)s::text[], %(payloads)s::text[]) AS n(c, p)"
 
 SEND_ERRORS = (psycopg.Error, OSError, PoolTimeout, TimeoutError)
@@ -88,16 +96,33 @@ def notices(products: set[str] | None, events: bool) -> tuple[list[str], list[st
 class CommitNotices:
     """Announces this process's commits; see the module's docstring."""
 
-    def __init__(self, pool: PoolGetter, connect: Connector | None = None) -> None:
+    def __init__(self, pool: PoolGetter, connect: Connector | None = None, interval_s: float | None = None) -> None:
         self._pool = pool
+        self._interval_s = SEND_INTERVAL_S if interval_s is None else interval_s
         self._connect = connect  # None: the sender uses the pool too (tests)
         self._conn: psycopg.AsyncConnection | None = None
         self._sender_loop: asyncio.AbstractEventLoop | None = None
         self._wake = asyncio.Event()
+        # Units of work of this process that have begun and not yet ended (committed or rolled back).
+        self._running = 0
+        self._none_running = asyncio.Event()
+        self._none_running.set()
         # What is waiting to be announced: changed product ids (None: everything), and whether events were written.
         self._products: set[str] | None = set()
         self._events = False
         self._sent: asyncio.Future[None] | None = None
+
+    def unit_began(self) -> None:
+        """A unit of work began: a commit announced while it runs may wait for it to join the same send."""
+        self._running += 1
+        self._none_running.clear()
+
+    def unit_ended(self) -> None:
+        """The unit committed or rolled back (called before `committed`)."""
+        self._running -= 1
+        if self._running <= 0:
+            self._running = 0
+            self._none_running.set()
 
     async def committed(self, products: Iterable[str] = (), *, events: bool = False, everything: bool = False) -> None:
         """Announce a commit: the products it changed, whether it wrote events, or that everything changed."""
@@ -142,9 +167,13 @@ class CommitNotices:
         """Send pending announcements until cancelled, one statement per round on the sender's own connection
         (the pool's, without a connector); retries with backoff. When cancelled (shutdown), what is still
         pending gets one last, bounded try."""
-        self._sender_loop = asyncio.get_running_loop()
+        self._sender_loop = loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
+        self._none_running = asyncio.Event()  # bound to this loop when waited on
+        if self._running == 0:
+            self._none_running.set()
         backoff = Backoff(0.05, 2.0)
+        next_send = loop.time()
         try:
             while True:
                 try:
@@ -153,9 +182,16 @@ class CommitNotices:
                 except TimeoutError:
                     await self._close_connection()  # idle: an app at rest holds no connection for this
                     continue
+                if loop.time() < next_send and not self._none_running.is_set():
+                    # Units still running beside this commit: until the interval since the last send is up,
+                    # wait for them to end, so that they go out in this one send.
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout_at(next_send):
+                            await self._none_running.wait()
                 self._wake.clear()
                 products, events, sent = self._products, self._events, self._sent
                 self._products, self._events, self._sent = set(), False, None
+                next_send = loop.time() + self._interval_s
                 try:
                     await self._send(products, events)
                 except BaseException as error:

@@ -139,10 +139,14 @@ def postgres_unit_of_work(
     @asynccontextmanager
     async def unit_of_work(actor: Actor) -> AsyncIterator[UnitOfWork]:
         unit: PostgresUnitOfWork | None = None
+        notices.unit_began()
         try:
-            async with (await pool()).connection() as conn, conn.transaction():
-                unit = PostgresUnitOfWork(conn, actor, idempotency_ttl_s)
-                yield unit
+            try:
+                async with (await pool()).connection() as conn, conn.transaction():
+                    unit = PostgresUnitOfWork(conn, actor, idempotency_ttl_s)
+                    yield unit
+            finally:
+                notices.unit_ended()
         except BaseException:
             # A failed or cancelled COMMIT may still have committed: forgetting and announcing too much is
             # harmless, missing a committed change is not. Staged changes of a rolled-back unit land here too.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
 
 import psycopg
 import pytest
@@ -19,10 +20,12 @@ class RecordingNotices(CommitNotices):
     def __init__(self, failures: int = 0, delay_s: float = 0.01) -> None:
         super().__init__(pool=None)  # type: ignore[arg-type]  # _send is replaced, the pool is never used
         self.sent: list[tuple[set[str] | None, bool]] = []
+        self.started: list[float] = []  # when each send began (loop time)
         self.failures = failures
         self.delay_s = delay_s
 
     async def _send(self, products: set[str] | None, events: bool) -> None:
+        self.started.append(asyncio.get_running_loop().time())
         await asyncio.sleep(self.delay_s)  # a round trip, during which more commits arrive
         if self.failures:
             self.failures -= 1
@@ -81,6 +84,75 @@ def test_concurrent_commits_share_sends_and_each_waits_for_its_own() -> None:
     # /metrics shows the same: 50 commits announced, in as many sends as happened, none failed.
     announced_n, sends, errors = (after - earlier for after, earlier in zip(counted(), before, strict=True))
     assert (announced_n, sends, errors) == (50, len(recording.sent), 0)
+
+
+INTERVAL_S = 0.05
+
+
+async def _unit(notices_: RecordingNotices, name: str, runs_s: float, waits: dict[str, float]) -> None:
+    """A unit of work as the unit of work runs one: begins, runs, ends, then waits for its announcement."""
+    notices_.unit_began()
+    await asyncio.sleep(runs_s)
+    notices_.unit_ended()
+    started = asyncio.get_running_loop().time()
+    await notices_.committed({name}, events=True)
+    waits[name] = asyncio.get_running_loop().time() - started
+
+
+async def _with_sender(notices_: RecordingNotices, scenario: Callable[[], Awaitable[None]]) -> None:
+    sender = asyncio.create_task(notices_.run_forever())
+    await asyncio.sleep(0)
+    try:
+        await scenario()
+    finally:
+        sender.cancel()
+        await asyncio.gather(sender, return_exceptions=True)
+
+
+def test_a_lone_writer_is_announced_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(commit_notices, "SEND_INTERVAL_S", INTERVAL_S)
+    recording, waits = RecordingNotices(delay_s=0.001), {}
+
+    async def one_after_another() -> None:
+        for i in range(5):
+            await _unit(recording, f"u{i}", 0.001, waits)
+
+    asyncio.run(_with_sender(recording, one_after_another))
+    assert [products for products, _ in recording.sent] == [{f"u{i}"} for i in range(5)]
+    assert max(waits.values()) < INTERVAL_S / 2, f"a lone writer waited for nobody: {waits}"
+
+
+def test_units_running_together_share_one_send(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(commit_notices, "SEND_INTERVAL_S", INTERVAL_S)
+    recording, waits = RecordingNotices(delay_s=0.001), {}
+
+    async def together() -> None:
+        await _unit(recording, "first", 0.001, waits)  # just sent: the next send may wait for the others
+        await asyncio.gather(*(_unit(recording, f"u{i}", 0.004 * (i + 1), waits) for i in range(5)))
+
+    asyncio.run(_with_sender(recording, together))
+    assert [products for products, _ in recording.sent] == [{"first"}, {f"u{i}" for i in range(5)}]
+    # Sent as soon as the last of them ended, not at the end of the interval.
+    assert recording.started[1] - recording.started[0] < INTERVAL_S
+
+
+def test_a_long_unit_holds_other_commits_back_no_longer_than_the_interval(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(commit_notices, "SEND_INTERVAL_S", INTERVAL_S)
+    recording, waits = RecordingNotices(delay_s=0.001), {}
+
+    async def beside_a_long_one() -> None:
+        recording.unit_began()  # an import, say, that runs on past this test's commits
+        try:
+            await _unit(recording, "a", 0.001, waits)  # nothing sent lately: at once
+            await _unit(recording, "b", 0.001, waits)  # the long one runs: waits, but only till the interval ends
+        finally:
+            recording.unit_ended()
+
+    asyncio.run(_with_sender(recording, beside_a_long_one))
+    assert [products for products, _ in recording.sent] == [{"a"}, {"b"}]
+    gap = recording.started[1] - recording.started[0]
+    assert INTERVAL_S * 0.99 <= gap < INTERVAL_S * 3, gap
+    assert waits["a"] < INTERVAL_S / 2
 
 
 def test_a_failed_send_is_retried_with_nothing_lost() -> None:
